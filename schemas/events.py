@@ -1,0 +1,108 @@
+"""Canonical event models (schema v1).
+
+The pydantic models are the contract: they document every field, export the JSON
+Schema that collectors validate against, and check events in tests and at the
+edges. The hot path moves the same shape as plain dicts (the wire form is the
+model's JSON: `orjson.dumps(event_dict)`), because building a pydantic object per
+event would cost more than the whole rest of ingest.
+
+Times are UTC epoch seconds as floats (microsecond precision at today's epoch).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+# OpenTelemetry severity numbers: the first number of each range.
+SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
+
+
+def severity_text(number: int) -> str:
+    """Map an OpenTelemetry severity number (1..24) to its short text."""
+    if number <= 0:
+        return "UNSPECIFIED"
+    for text, low in reversed(SEVERITY_NUMBERS.items()):
+        if number >= low:
+            return text
+    return "TRACE"
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(description="UUIDv7 assigned at the edge; ingest derives a stable one from the source coordinates when absent")
+    ts: float = Field(description="event time, UTC epoch seconds")
+    observed_ts: float = Field(description="time the pipeline first saw the event, UTC epoch seconds")
+    tenant: str = Field(default="default", description="tenant (business unit or customer) the event belongs to")
+    service: str = Field(default="unknown", description="emitting service, e.g. payments, ledger, api-gateway")
+    env: str = Field(default="", description="deployment environment, e.g. prod, staging")
+    host: str = Field(default="", description="host or pod name")
+    attributes: dict[str, str] = Field(default_factory=dict, description="everything else, flattened to dotted keys with string values")
+
+
+class LogEvent(_Event):
+    kind: Literal["log"] = "log"
+    severity_number: int = Field(default=9, ge=0, le=24, description="OpenTelemetry severity number")
+    severity_text: str = Field(default="INFO", description="OpenTelemetry severity text")
+    message: str = Field(default="", description="the log message (redacted)")
+    trace_id: str = Field(default="", description="W3C trace id, hex")
+    span_id: str = Field(default="", description="W3C span id, hex")
+
+
+class MetricSample(_Event):
+    kind: Literal["metric"] = "metric"
+    name: str = Field(description="metric name, e.g. http_request_duration_seconds")
+    type: Literal["gauge", "counter", "histogram", "summary"] = Field(default="gauge", description="sample type")
+    value: float = Field(description="sample value")
+    unit: str = Field(default="", description="unit, e.g. s, ms, bytes, EUR")
+    labels: dict[str, str] = Field(default_factory=dict, description="series labels")
+
+
+class SecurityEvent(_Event):
+    kind: Literal["security"] = "security"
+    category: str = Field(default="other", description="authentication, authorization, privilege, audit, network, data_access, configuration, other")
+    action: str = Field(default="", description="what was attempted, e.g. login, sudo, role_grant, mfa_disable")
+    outcome: Literal["success", "failure", "unknown"] = Field(default="unknown", description="result of the action")
+    actor: str = Field(default="", description="user or principal that acted")
+    target: str = Field(default="", description="object acted upon: account, role, resource")
+    source_ip: str = Field(default="", description="client address, IPv4 or IPv6 text")
+    severity_number: int = Field(default=9, ge=0, le=24, description="OpenTelemetry severity number")
+    severity_text: str = Field(default="INFO", description="OpenTelemetry severity text")
+    message: str = Field(default="", description="original line or description (redacted)")
+
+
+class DeadLetter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(description="stable id derived from the source coordinates")
+    ts: float = Field(description="first time the pipeline saw the record, UTC epoch seconds")
+    reason: str = Field(description="reason code: decode_error, schema_violation, invalid_utf8, oversize, timestamp_out_of_range, ...")
+    detail: str = Field(default="", description="human-readable detail of the reason")
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    kind: str = Field(default="", description="the kind of stream the record came from (logs, metrics, security)")
+    payload: str = Field(default="", description="the original bytes, redacted, decoded as UTF-8 with replacement")
+
+
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    "log": LogEvent,
+    "metric": MetricSample,
+    "security": SecurityEvent,
+}
+
+# The raw stream a record arrives on decides the canonical kind it becomes.
+KIND_OF_STREAM = {"logs": "log", "metrics": "metric", "security": "security"}
+
+
+def stable_event_id(topic: str, partition: int, offset: int | str) -> str:
+    """A UUID-shaped id derived from source coordinates, so a replay yields the same id.
+    Used for records that arrive without an edge-assigned id, and for dead letters."""
+    import hashlib
+
+    h = hashlib.blake2b(f"{topic}/{partition}/{offset}".encode(), digest_size=16).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-8{h[13:16]}-{h[16:20]}-{h[20:]}"

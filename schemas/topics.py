@@ -1,0 +1,49 @@
+"""Kafka topic names, derived from one prefix so tests can isolate themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STREAMS = ("logs", "metrics", "security")
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str = "sluice"
+
+    def raw(self, stream: str) -> str:
+        return f"{self.prefix}.raw.{stream}"
+
+    def normalized(self, stream: str) -> str:
+        return f"{self.prefix}.{stream}"
+
+    @property
+    def raw_all(self) -> list[str]:
+        return [self.raw(s) for s in STREAMS]
+
+    @property
+    def normalized_all(self) -> list[str]:
+        return [self.normalized(s) for s in STREAMS]
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}.dlq"
+
+    @property
+    def rollups(self) -> str:
+        return f"{self.prefix}.rollups"
+
+    @property
+    def signals(self) -> str:
+        return f"{self.prefix}.signals"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}.alerts"
+
+    def all(self) -> list[str]:
+        return [*self.raw_all, *self.normalized_all, self.dlq, self.rollups, self.signals, self.alerts]
+
+    def stream_of(self, topic: str) -> str:
+        """The stream name (logs/metrics/security) a raw or normalized topic carries."""
+        return topic.rsplit(".", 1)[-1]

@@ -1,0 +1,112 @@
+"""The two ClickHouse backends behind one small interface.
+
+`insert_raw` takes the records' JSON text plus their Kafka coordinates; the SQL that
+turns them into columns comes from schemas.tables and is the same for both.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+import orjson
+
+from schemas.tables import TableSpec
+from sinks.clickhouse.config import ClickHouseConfig
+from sinks.clickhouse.errors import classify
+
+RAW_SOURCE_COLUMNS = "raw String, _cluster String, _topic String, _partition UInt16, _offset UInt64"
+
+
+class Backend(Protocol):
+    def command(self, sql: str) -> None: ...
+    def query(self, sql: str, fmt: str = "JSONEachRow") -> bytes: ...
+    def insert_raw(self, spec: TableSpec, batch: dict[str, list], token: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class ChdbBackend:
+    """Embedded ClickHouse engine (chDB) owning a data directory in this process."""
+
+    def __init__(self, cfg: ClickHouseConfig):
+        import chdb.session  # imported here: server deployments never load the engine
+
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self._db = cfg.database
+        self._threads = cfg.insert_threads
+        # The HTTP SQL endpoint queries from its own threads; chDB sessions are not
+        # documented as thread-safe, so every call goes through one lock.
+        self._lock = threading.Lock()
+        try:
+            self._session = chdb.session.Session(str(cfg.data_dir))
+        except Exception as exc:  # chDB raises plain RuntimeError on a locked directory
+            raise classify(exc) from exc
+
+    def command(self, sql: str) -> None:
+        self.query(sql, "CSV")
+
+    def query(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
+        with self._lock:
+            try:
+                res = self._session.query(sql, fmt)
+            except Exception as exc:
+                raise classify(exc) from exc
+        return res.bytes() if res is not None else b""
+
+    def insert_raw(self, spec: TableSpec, batch: dict[str, list], token: str) -> None:
+        sql = (f"INSERT INTO {self._db}.{spec.table} SETTINGS insert_deduplication_token='{token}', "
+               f"max_threads={self._threads} {spec.insert_select('Python(batch)')}")
+        with self._lock:
+            try:
+                self._session.query(sql, "CSV")
+            except Exception as exc:
+                raise classify(exc, spec.table) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+
+
+class ServerBackend:
+    """A ClickHouse server or cluster through clickhouse-connect (HTTP)."""
+
+    def __init__(self, cfg: ClickHouseConfig):
+        import clickhouse_connect
+
+        self._db = cfg.database
+        try:
+            self._client = clickhouse_connect.get_client(
+                dsn=cfg.url, username=cfg.username, password=cfg.password.get_secret_value())
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def command(self, sql: str) -> None:
+        try:
+            self._client.command(sql)
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def query(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
+        try:
+            return self._client.raw_query(sql, fmt=fmt)
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def insert_raw(self, spec: TableSpec, batch: dict[str, list], token: str) -> None:
+        body = b"\n".join(
+            orjson.dumps({"raw": r, "_cluster": c, "_topic": t, "_partition": p, "_offset": o})
+            for r, c, t, p, o in zip(batch["raw"], batch["_cluster"], batch["_topic"], batch["_partition"],
+                                     batch["_offset"], strict=True))
+        sql = (f"INSERT INTO {self._db}.{spec.table} "
+               f"{spec.insert_select(f'input({RAW_SOURCE_COLUMNS!r})')} FORMAT JSONEachRow")
+        try:
+            self._client.command(sql, data=body, settings={"insert_deduplication_token": token})
+        except Exception as exc:
+            raise classify(exc, spec.table) from exc
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def open_backend(cfg: ClickHouseConfig) -> Backend:
+    return ChdbBackend(cfg) if cfg.embedded else ServerBackend(cfg)

@@ -1,0 +1,158 @@
+"""The `sluice` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from schemas.errors import ConfigError, SinkError
+from sluice.settings import Settings, load_settings
+
+FORMATS = ("PrettyCompact", "Pretty", "JSONEachRow", "CSV", "CSVWithNames", "TSV", "TabSeparated",
+           "TSVWithNames", "JSON", "Vertical", "Markdown")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _settings(ctx: click.Context, **overrides) -> Settings:
+    try:
+        return load_settings(ctx.obj.get("config"), **overrides)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              envvar="SLUICE_CONFIG", help="YAML settings file (env SLUICE_* and flags override it).")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None, verbose: bool) -> None:
+    """Sluice: telemetry from Kafka into ClickHouse, with detection and alerts."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+    ctx.obj["verbose"] = verbose
+
+
+data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                               help="Data directory (default ./var, or SLUICE_DATA_DIR).")
+
+
+@main.command()
+@click.option("--seconds", type=click.FloatRange(min=1), default=60, show_default=True,
+              help="How long the synthetic collector publishes.")
+@click.option("--rate", type=click.FloatRange(min=1), default=5000, show_default=True,
+              help="Events per second the synthetic collector publishes.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Ingest worker processes.")
+@data_dir_option
+@click.option("--summary-json", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the run summary as JSON here.")
+@click.pass_context
+def demo(ctx, seconds, rate, workers, data_dir, summary_json):
+    """Run the whole pipeline on the embedded stack with synthetic payments telemetry."""
+    from sluice.demo import run_demo
+
+    _setup_logging(ctx.obj["verbose"]) if ctx.obj["verbose"] else None
+    settings = _settings(ctx, data_dir=data_dir, **{"ingest.workers": workers})
+    try:
+        result = run_demo(settings, seconds, rate, summary_json, echo=click.echo)
+    except (ConfigError, SinkError, RuntimeError, TimeoutError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if result["missing"] or result["duplicates"]:
+        raise click.ClickException(f"delivery check failed: missing={result['missing']} "
+                                   f"duplicates={result['duplicates']}")
+
+
+@main.command()
+@click.option("--stage", type=click.Choice(["all", "ingest", "sink"]), default="all", show_default=True,
+              help="Which stage this process runs; `all` supervises one process per stage.")
+@click.option("--worker-index", type=click.IntRange(min=0), default=0, help="Slot of this ingest worker.")
+@click.option("--sql-port", type=click.IntRange(min=0, max=65535), default=None,
+              help="Sink only: serve SQL over HTTP on this port (embedded ClickHouse).")
+@data_dir_option
+@click.pass_context
+def run(ctx, stage, worker_index, sql_port, data_dir):
+    """Run the stages as long-lived services (embedded broker/ClickHouse when none is configured)."""
+    from sluice import stages
+    from sluice.stack import Stack
+
+    _setup_logging(ctx.obj["verbose"])
+    settings = _settings(ctx, data_dir=data_dir)
+    try:
+        if stage == "ingest":
+            stages.run_ingest(settings, worker_index)
+        elif stage == "sink":
+            stages.run_sink(settings, sql_port)
+        else:
+            _run_all(Stack(settings))
+    except (ConfigError, SinkError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _run_all(stack) -> None:
+    from streams.runtime import Stopper
+
+    stopper = Stopper()
+    stack.start()
+    click.echo(f"sluice running: Kafka {stack.bootstrap_servers}"
+               + (f", SQL {stack.sql_url}" if stack.sql_url else "")
+               + f"; logs in {stack.log_dir}. Ctrl-C stops.", err=True)
+    try:
+        while not stopper.stopped:
+            stack.supervise()
+            time.sleep(0.5)
+    finally:
+        stack.close()
+
+
+@main.command()
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False), default="PrettyCompact",
+              show_default=True, help="ClickHouse output format.")
+@data_dir_option
+@click.pass_context
+def sql(ctx, query, fmt, data_dir):
+    """Run SQL against the configured ClickHouse (the running stack's endpoint when one holds it)."""
+    from sluice.sqlclient import SqlClient
+
+    client = SqlClient(_settings(ctx, data_dir=data_dir))
+    try:
+        sys.stdout.buffer.write(client.query(query, fmt))
+    except SinkError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
+
+
+@main.command()
+@click.option("--seconds", type=click.FloatRange(min=0.1), default=60, show_default=True)
+@click.option("--rate", type=click.FloatRange(min=1), default=1000, show_default=True, help="Events per second.")
+@data_dir_option
+@click.pass_context
+def collect(ctx, seconds, rate, data_dir):
+    """Publish synthetic telemetry to the configured (or running embedded) Kafka."""
+    from collectors.publisher import Publisher, run_at_rate
+    from collectors.synthetic import SyntheticSource
+    from sluice.embedded import read_stack
+
+    settings = _settings(ctx, data_dir=data_dir)
+    if not settings.kafka.bootstrap_servers:
+        info = read_stack(settings.stack_file)
+        if info is None:
+            raise click.ClickException(f"no Kafka configured and no running stack found in {settings.data_dir} "
+                                       "(start one with `sluice run`, or set SLUICE_KAFKA__BOOTSTRAP_SERVERS)")
+        settings.kafka.bootstrap_servers = info.bootstrap_servers
+        settings.kafka.topic_prefix = info.topic_prefix
+    pub = Publisher(settings.kafka, track_ids=False)
+    source = SyntheticSource()
+    run_at_rate(source.batch, pub, rate, seconds,
+                on_tick=lambda e: click.echo(f"  {e:5.0f}s  produced {pub.stats.total:,}", err=True))
+    pub.flush()
+    click.echo(f"published {pub.stats.total:,} records ({pub.stats.acked:,} acked, {pub.stats.failed} failed) "
+               f"to {settings.kafka.bootstrap_servers}")

@@ -1,0 +1,115 @@
+"""`sluice demo`: the whole pipeline on the embedded stack with synthetic traffic,
+then a summary measured in ClickHouse."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from collectors.publisher import Publisher, run_at_rate
+from collectors.synthetic import SyntheticSource
+from schemas.errors import ConfigError
+from sinks.kafka import kafka_cluster_id
+from sluice import summary
+from sluice.settings import Settings
+from sluice.sqlclient import SqlClient
+from sluice.stack import Stack
+
+
+class DrainTimeout(RuntimeError):
+    pass
+
+
+def wait_drained(sql: SqlClient, cluster: str, expected: int, timeout: float, stack: Stack,
+                 report: Callable[[int], None]) -> int:
+    """Wait until `expected` rows landed; return the count seen last."""
+    deadline = time.monotonic() + timeout
+    seen = -1
+    while time.monotonic() < deadline:
+        stack.supervise()
+        seen = summary.landed(sql, cluster)
+        report(seen)
+        if seen >= expected:
+            return seen
+        time.sleep(0.5)
+    raise DrainTimeout(f"only {seen} of {expected} records reached ClickHouse within {timeout:.0f}s; "
+                       f"see the stage logs in {stack.log_dir}")
+
+
+def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path | None,
+             echo: Callable[[str], None] = print) -> dict:
+    if not settings.clickhouse.embedded:
+        raise ConfigError("the demo runs on the embedded stack; unset the ClickHouse URL", key="clickhouse.url")
+    run_dir = settings.data_dir / "runs" / time.strftime("%Y%m%dT%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(settings)
+    echo(f"starting the embedded stack in {settings.data_dir} ...")
+    stack.start()
+    try:
+        sql = SqlClient(settings, stack.sql_url)
+        cluster = kafka_cluster_id(settings.kafka)
+        echo(f"broker {settings.kafka.bootstrap_servers}, SQL {stack.sql_url}, "
+             f"{settings.ingest.workers} ingest worker(s); publishing {rate:,.0f} events/s for {seconds:.0f}s")
+        source = SyntheticSource()
+        pub = Publisher(settings.kafka)
+        started = time.monotonic()
+
+        def tick(elapsed: float) -> None:
+            stack.supervise()
+            rows = summary.landed(sql, cluster)
+            echo(f"  {elapsed:5.0f}s  produced {pub.stats.total:>10,}  acked {pub.stats.acked:>10,}  "
+                 f"landed {rows:>10,}  lag {pub.stats.acked - rows:>8,}")
+
+        run_at_rate(source.batch, pub, rate, seconds, on_tick=tick)
+        produce_s = time.monotonic() - started
+        pub.flush()
+        if pub.stats.failed:
+            echo(f"warning: the broker refused {pub.stats.failed} records: {pub.errors[:3]}")
+        echo(f"published {pub.stats.total:,} records in {produce_s:.1f}s; draining ...")
+        drained_at = [time.monotonic()]
+
+        def report(rows: int) -> None:
+            if time.monotonic() - drained_at[0] >= 2:
+                drained_at[0] = time.monotonic()
+                echo(f"  draining: landed {rows:,} of {pub.stats.acked:,}")
+
+        wait_drained(sql, cluster, pub.stats.acked, max(60.0, seconds), stack, report)
+        total_s = time.monotonic() - started
+        acked_file = run_dir / "acked_ids.tsv"
+        acked_file.write_bytes(b"\n".join(pub.acked_ids) + b"\n")
+        result = {
+            "seconds": round(total_s, 3),
+            "produced": dict(pub.stats.produced),
+            "rows": summary.rows_per_table(sql, cluster),
+            "missing": summary.missing(sql, cluster, acked_file),
+            "duplicates": summary.duplicates(sql, cluster),
+            "alerts": [],
+            "e2e_events_per_s": round(pub.stats.acked / total_s, 1),
+            "publish_seconds": round(produce_s, 3),
+            "dead_letter_inputs": pub.stats.poison,
+            "restarts": {c.name: c.restarts for c in stack.children},
+        }
+        pub.close()
+    finally:
+        stack.close()
+    _print_summary(result, echo)
+    if summary_json is not None:
+        summary_json.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        echo(f"summary written to {summary_json}")
+    return result
+
+
+def _print_summary(r: dict, echo: Callable[[str], None]) -> None:
+    echo("")
+    echo(f"Sluice demo: {sum(r['produced'].values()):,} events in {r['seconds']:.1f}s "
+         f"({r['e2e_events_per_s']:,.0f} events/s end to end)")
+    echo("  produced: " + ", ".join(f"{k} {v:,}" for k, v in r["produced"].items()))
+    echo("  rows in ClickHouse:")
+    for table, n in r["rows"].items():
+        echo(f"    {table:<20} {n:>12,}")
+    echo(f"  missing: {r['missing']}   duplicates: {r['duplicates']}   "
+         f"malformed inputs sent to dead_letters: {r['dead_letter_inputs']}")
+    echo(f"  alerts: {len(r['alerts'])}")

@@ -1,0 +1,83 @@
+"""Settings: environment (SLUICE_ prefix, `__` for nesting, e.g.
+SLUICE_KAFKA__BOOTSTRAP_SERVERS), an optional YAML file, then CLI flags. Unset Kafka
+and ClickHouse addresses mean: run the embedded stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.errors import ConfigError
+from sinks.clickhouse import ClickHouseConfig
+from sinks.kafka import KafkaConfig
+from streams.ingest.pipeline import IngestConfig
+from streams.store import StoreConfig
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLUICE_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Field(default=Path("var"), description="embedded broker state file, chDB data, run artefacts")
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    clickhouse: ClickHouseConfig = Field(default_factory=ClickHouseConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535, description="base port of the Prometheus /metrics endpoints (one per process: base, base+1, ...); unset = off")
+
+    @model_validator(mode="after")
+    def _embedded_paths(self):
+        if "data_dir" not in self.clickhouse.model_fields_set:
+            self.clickhouse.data_dir = self.data_dir / "clickhouse"
+        return self
+
+    @property
+    def stack_file(self) -> Path:
+        return self.data_dir / "stack.json"
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        key = ".".join(str(x) for x in e["loc"])
+        parts.append(f"{key}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def load_settings(config_file: Path | None = None, **overrides) -> Settings:
+    """Settings from env + optional YAML file + overrides (dotted keys allowed: 'kafka.partitions').
+    Fails fast with a ConfigError that names the bad key."""
+    data: dict = {}
+    if config_file is not None:
+        try:
+            data = yaml.safe_load(Path(config_file).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config file: {exc}", where=str(config_file)) from None
+        if not isinstance(data, dict):
+            raise ConfigError("config file must hold a mapping", where=str(config_file))
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = data
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {_describe(exc)}", where=str(config_file or "")) from None
+
+
+class StackInfo(BaseModel):
+    """What `sluice run`/`demo` records in the data directory for other commands."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    bootstrap_servers: str
+    sql_url: str | None = None
+    topic_prefix: str = "sluice"
+    database: str = "sluice"
+    pid: int = 0

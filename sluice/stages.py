@@ -1,0 +1,48 @@
+"""Entry points of the long-lived stage processes (`sluice run --stage X`)."""
+
+from __future__ import annotations
+
+import logging
+
+from sinks.clickhouse import ClickHouseSink
+from sinks.clickhouse.http_endpoint import SqlEndpoint
+from sluice.settings import Settings
+from streams import metrics
+from streams.ingest.worker import IngestWorker
+from streams.runtime import Stopper
+from streams.store import StoreWorker
+
+log = logging.getLogger(__name__)
+
+
+def _metrics_port(settings: Settings, offset: int) -> int | None:
+    return settings.metrics_port + offset if settings.metrics_port else None
+
+
+def run_ingest(settings: Settings, worker_index: int = 0) -> None:
+    stopper = Stopper()
+    metrics.serve(_metrics_port(settings, 1 + worker_index))
+    worker = IngestWorker(settings.kafka, settings.ingest, worker_index).start()
+    log.info("ingest worker %d running against %s", worker_index, settings.kafka.bootstrap_servers)
+    try:
+        worker.run(stopper)
+    finally:
+        worker.close()
+
+
+def run_sink(settings: Settings, sql_port: int | None = None) -> None:
+    """The store: the only ClickHouse writer; in embedded mode it also serves SQL over HTTP."""
+    stopper = Stopper()
+    metrics.serve(_metrics_port(settings, 0))
+    sink = ClickHouseSink(settings.clickhouse).start()
+    endpoint = None
+    if settings.clickhouse.embedded and sql_port is not None:
+        endpoint = SqlEndpoint(sink.query, port=sql_port).start()
+        log.info("SQL endpoint on %s", endpoint.url)
+    worker = StoreWorker(settings.kafka, settings.store, sink).start()
+    try:
+        worker.run(stopper)
+    finally:
+        if endpoint is not None:
+            endpoint.close()
+        worker.close()

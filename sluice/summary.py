@@ -1,0 +1,53 @@
+"""Run summaries measured in ClickHouse (never from counters): rows per table, events
+acknowledged by the broker but absent from ClickHouse, and duplicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from schemas.tables import EVENT_TABLES
+from sluice.sqlclient import SqlClient
+
+
+def table_names(sql: SqlClient) -> list[str]:
+    rows = sql.rows(
+        f"SELECT name FROM system.tables WHERE database = '{sql.database}' "
+        "AND engine NOT LIKE '%View%' AND name != 'schema_migrations' AND NOT startsWith(name, '.inner') ORDER BY name")
+    return [r["name"] for r in rows]
+
+
+def has_column(sql: SqlClient, table: str, column: str) -> bool:
+    return bool(sql.scalar(
+        f"SELECT count() FROM system.columns WHERE database = '{sql.database}' "
+        f"AND table = '{table}' AND name = '{column}'"))
+
+
+def rows_per_table(sql: SqlClient, cluster: str) -> dict[str, int]:
+    out = {}
+    for t in table_names(sql):
+        where = f" WHERE _cluster = '{cluster}'" if has_column(sql, t, "_cluster") else ""
+        out[t] = int(sql.scalar(f"SELECT count() FROM {sql.database}.{t}{where}"))
+    return out
+
+
+def landed(sql: SqlClient, cluster: str) -> int:
+    """Rows of this cluster across the event tables (progress and drain checks)."""
+    parts = " UNION ALL ".join(
+        f"SELECT count() AS c FROM {sql.database}.{t} WHERE _cluster = '{cluster}'" for t in EVENT_TABLES)
+    return int(sql.scalar(f"SELECT sum(c) FROM ({parts})") or 0)
+
+
+def duplicates(sql: SqlClient, cluster: str) -> int:
+    parts = " UNION ALL ".join(
+        f"SELECT count() - uniqExact(event_id) AS d FROM {sql.database}.{t} WHERE _cluster = '{cluster}'"
+        for t in EVENT_TABLES)
+    return int(sql.scalar(f"SELECT sum(d) FROM ({parts})") or 0)
+
+
+def missing(sql: SqlClient, cluster: str, acked_ids_file: Path) -> int:
+    """Acknowledged ids (one per line in the file) that no event table holds."""
+    union = " UNION ALL ".join(
+        f"SELECT event_id FROM {sql.database}.{t} WHERE _cluster = '{cluster}'" for t in EVENT_TABLES)
+    path = str(acked_ids_file.resolve()).replace("'", "\\'")
+    return int(sql.scalar(
+        f"SELECT count() FROM file('{path}', 'TSV', 'event_id UUID') WHERE event_id NOT IN ({union})") or 0)

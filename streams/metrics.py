@@ -1,0 +1,18 @@
+"""The metric names every Sluice component reports (Prometheus), one set for all stages."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+RECEIVED = Counter("sluice_records_received", "records consumed", ["stage", "topic"])
+SENT = Counter("sluice_records_sent", "records produced or written", ["stage", "target"])
+DROPPED = Counter("sluice_records_dropped", "records routed to the dead-letter queue, by reason", ["stage", "reason"])
+ERRORS = Counter("sluice_errors", "errors, by kind", ["stage", "kind"])
+BATCH_SECONDS = Histogram("sluice_batch_seconds", "time to process one batch", ["stage"],
+                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+
+def serve(port: int | None) -> None:
+    """Expose /metrics on `port` (None or 0: do not serve)."""
+    if port:
+        start_http_server(port, addr="127.0.0.1")

@@ -1,0 +1,117 @@
+"""The batch-loop runtime shared by the high-volume stages (ingest, store):
+consume in batches, hand good records to the stage, surface broker errors as counted
+errors (never a crash), and stop cleanly on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from streams.metrics import ERRORS, RECEIVED
+
+log = logging.getLogger(__name__)
+
+
+class Stopper:
+    """Set by SIGTERM/SIGINT (or by a test) to end a loop between batches."""
+
+    def __init__(self, install_signals: bool = True):
+        self.event = threading.Event()
+        if install_signals and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: self.event.set())
+            signal.signal(signal.SIGINT, lambda *_: self.event.set())
+
+    @property
+    def stopped(self) -> bool:
+        return self.event.is_set()
+
+    def stop(self) -> None:
+        self.event.set()
+
+
+class BatchConsumer:
+    """A confluent-kafka consumer returning batches of good messages."""
+
+    def __init__(self, conf: dict, topics: list[str], stage: str,
+                 on_assign: Callable[[list[TopicPartition]], None] | None = None):
+        self.stage = stage
+        self.consumer = Consumer({**conf, "enable.partition.eof": False})
+        self._on_assign = on_assign
+        self.consumer.subscribe(topics, on_assign=self._assigned, on_revoke=self._revoked)
+        self._received = {}
+
+    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("%s assigned %s", self.stage, [(p.topic, p.partition) for p in partitions])
+        if self._on_assign:
+            self._on_assign(partitions)
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("%s revoked %s", self.stage, [(p.topic, p.partition) for p in partitions])
+
+    def batch(self, max_messages: int, timeout: float) -> list[Message]:
+        msgs = self.consumer.consume(max_messages, timeout)
+        if not msgs:
+            return msgs
+        good = [m for m in msgs if m.error() is None]
+        if len(good) != len(msgs):
+            for m in msgs:
+                err = m.error()
+                if err is not None:
+                    self._broker_error(err)
+        counts: dict[str, int] = {}
+        for m in good:
+            t = m.topic()
+            counts[t] = counts.get(t, 0) + 1
+        for t, n in counts.items():
+            counter = self._received.get(t)
+            if counter is None:
+                counter = self._received[t] = RECEIVED.labels(self.stage, t)
+            counter.inc(n)
+        return good
+
+    def _broker_error(self, err: KafkaError) -> None:
+        ERRORS.labels(self.stage, "broker").inc()
+        if err.fatal():
+            raise RuntimeError(f"fatal Kafka error in {self.stage}: {err}")
+        log.warning("%s consumer error: %s", self.stage, err)
+
+    def commit(self, offsets: list[TopicPartition]) -> None:
+        if offsets:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+
+    def close(self) -> None:
+        try:
+            self.consumer.close()
+        except RuntimeError:
+            pass  # already closed
+
+
+def next_offsets(msgs: list[Message]) -> list[TopicPartition]:
+    """Offsets to commit after `msgs`: per partition, the highest offset + 1."""
+    top: dict[tuple[str, int], int] = {}
+    for m in msgs:
+        key = (m.topic(), m.partition())
+        off = m.offset()
+        if off >= top.get(key, -1):
+            top[key] = off
+    return [TopicPartition(t, p, o + 1) for (t, p), o in top.items()]
+
+
+def backoff_delays(base: float = 0.2, cap: float = 10.0):
+    """Exponential back-off delays, forever; the caller decides when to give up."""
+    delay = base
+    while True:
+        yield delay
+        delay = min(cap, delay * 2)
+
+
+def sleep_polling(consumer: Consumer, seconds: float) -> None:
+    """Wait while keeping the consumer served (paused partitions return nothing)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        consumer.poll(min(0.1, max(0.0, end - time.monotonic())))

@@ -1,0 +1,193 @@
+"""The store loop: normalized topics -> ClickHouse, the only writer of ClickHouse.
+
+Delivery: offsets are committed only after ClickHouse acknowledged the insert. Two
+guards make a replay harmless:
+- every insert carries a deduplication token built from the batch's coordinates;
+- on partition assignment the store reads back the highest `_offset` already stored
+  per partition and skips records at or below it, so a batch cut differently after a
+  restart cannot land twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import orjson
+from confluent_kafka import Message, TopicPartition
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.errors import SinkError
+from schemas.events import stable_event_id
+from schemas.tables import TABLES
+from sinks.clickhouse import ClickHouseSink, RawBatch
+from sinks.clickhouse.sink import dedup_token
+from sinks.kafka import KafkaConfig, kafka_cluster_id
+from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, SENT
+from streams.runtime import BatchConsumer, Stopper, backoff_delays, next_offsets, sleep_polling
+
+log = logging.getLogger(__name__)
+STAGE = "store"
+
+
+class StoreConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    group: str = Field(default="sluice-store", description="consumer group of the store workers")
+    batch_size: int = Field(default=50000, ge=1, description="max records per ClickHouse insert round")
+    batch_timeout_s: float = Field(default=0.25, gt=0, description="max wait for a batch to fill; bounds freshness")
+
+
+class StoreWorker:
+    def __init__(self, kafka: KafkaConfig, cfg: StoreConfig, sink: ClickHouseSink):
+        self.kafka = kafka
+        self.cfg = cfg
+        self.sink = sink
+        topics = kafka.topics
+        self.stream_of_topic = {t: topics.stream_of(t) for t in [*topics.normalized_all, topics.dlq]}
+        self.consumer: BatchConsumer | None = None
+        # (topic, partition) -> highest offset already in ClickHouse
+        self.stored: dict[tuple[str, int], int] = {}
+        self.rows_written = 0
+        self.cluster_id = ""
+
+    def start(self) -> StoreWorker:
+        self.sink.start()
+        self.cluster_id = kafka_cluster_id(self.kafka)
+        self.consumer = BatchConsumer(self.kafka.consumer_conf(self.cfg.group),
+                                      list(self.stream_of_topic), STAGE, on_assign=self._assigned)
+        return self
+
+    def _assigned(self, partitions: list[TopicPartition]) -> None:
+        for topic in {p.topic for p in partitions}:
+            for delay in backoff_delays():
+                try:
+                    marks = self.sink.high_water_marks(self.stream_of_topic[topic], self.cluster_id, topic)
+                    break
+                except SinkError as exc:
+                    if not exc.retryable:
+                        raise
+                    log.warning("store: reading stored offsets of %s failed, retrying: %s", topic, exc)
+                    time.sleep(delay)
+            for p in partitions:
+                if p.topic == topic and p.partition in marks:
+                    self.stored[(topic, p.partition)] = marks[p.partition]
+
+    def run(self, stopper: Stopper) -> None:
+        while not stopper.stopped:
+            self.step()
+
+    def step(self) -> int:
+        assert self.consumer is not None, "start() first"
+        msgs = self.consumer.batch(self.cfg.batch_size, self.cfg.batch_timeout_s)
+        if not msgs:
+            return 0
+        started = time.perf_counter()
+        for topic, (batch, ranges) in self._split(msgs).items():
+            self._write(topic, batch, ranges)
+        self.consumer.commit(next_offsets(msgs))
+        BATCH_SECONDS.labels(STAGE).observe(time.perf_counter() - started)
+        return len(msgs)
+
+    def _split(self, msgs: list[Message]) -> dict[str, tuple[RawBatch, dict[int, tuple[int, int]]]]:
+        """Group by topic into column batches, dropping records already stored."""
+        out: dict[str, tuple[RawBatch, dict[int, tuple[int, int]]]] = {}
+        stored = self.stored
+        cluster = self.cluster_id
+        for m in msgs:
+            topic, part, off = m.topic(), m.partition(), m.offset()
+            if off <= stored.get((topic, part), -1):
+                continue
+            entry = out.get(topic)
+            if entry is None:
+                entry = out[topic] = ({"raw": [], "_cluster": [], "_topic": [], "_partition": [],
+                                        "_offset": []}, {})
+            batch, ranges = entry
+            batch["raw"].append(m.value().decode("utf-8", "replace"))
+            batch["_cluster"].append(cluster)
+            batch["_topic"].append(topic)
+            batch["_partition"].append(part)
+            batch["_offset"].append(off)
+            first, _ = ranges.get(part, (off, off))
+            ranges[part] = (first, off)
+        return out
+
+    def _write(self, topic: str, batch: RawBatch, ranges: dict[int, tuple[int, int]]) -> None:
+        stream = self.stream_of_topic[topic]
+        try:
+            self._insert(stream, batch, dedup_token(topic, ranges))
+        except SinkError as exc:
+            if exc.retryable:
+                raise
+            self._isolate(topic, stream, batch, exc)
+        for part, (_, last) in ranges.items():
+            self.stored[(topic, part)] = last
+        n = len(batch["raw"])
+        self.rows_written += n
+        SENT.labels(STAGE, TABLES[stream].table).inc(n)
+
+    def _insert(self, stream: str, batch: RawBatch, token: str) -> None:
+        """Insert, backing off on retryable errors with fetching paused; raise permanent ones."""
+        consumer = self.consumer.consumer
+        paused = False
+        try:
+            for delay in backoff_delays():
+                try:
+                    self.sink.write(stream, batch, token)
+                    return
+                except SinkError as exc:
+                    ERRORS.labels(STAGE, "sink_retryable" if exc.retryable else "sink_permanent").inc()
+                    if not exc.retryable:
+                        raise
+                    # Backpressure: stop fetching while ClickHouse recovers; memory stays bounded.
+                    if not paused:
+                        consumer.pause(consumer.assignment())
+                        paused = True
+                    log.warning("store: insert into %s failed (code %s), retrying in %.1fs",
+                                TABLES[stream].table, exc.code, delay)
+                    sleep_polling(consumer, delay)
+        finally:
+            if paused:
+                consumer.resume(consumer.assignment())
+
+    def _isolate(self, topic: str, stream: str, batch: RawBatch, exc: SinkError) -> None:
+        """A permanent rejection: bisect to the records ClickHouse refuses and dead-letter
+        those, so one poison record neither blocks the partition nor is lost."""
+        n = len(batch["raw"])
+        if n == 1 or stream == "dlq":
+            self._dead_letter_rejected(topic, batch, exc)
+            return
+        half = n // 2
+        for part in ({k: v[:half] for k, v in batch.items()}, {k: v[half:] for k, v in batch.items()}):
+            ranges: dict[int, tuple[int, int]] = {}
+            for p, o in zip(part["_partition"], part["_offset"], strict=True):
+                first, _ = ranges.get(p, (o, o))
+                ranges[p] = (first, o)
+            try:
+                self._insert(stream, part, dedup_token(topic, ranges))
+            except SinkError as inner:
+                if inner.retryable:
+                    raise
+                self._isolate(topic, stream, part, inner)
+
+    def _dead_letter_rejected(self, topic: str, batch: RawBatch, exc: SinkError) -> None:
+        if self.stream_of_topic[topic] == "dlq":
+            # Nowhere further to send it: this is a bug in our own DLQ records.
+            log.error("store: ClickHouse rejected %d dead-letter records: %s", len(batch["raw"]), exc)
+            raise exc
+        now = time.time()
+        rows = [orjson.dumps({
+            "event_id": stable_event_id(topic, p, o), "ts": now, "reason": "sink_rejected",
+            "detail": str(exc)[:1000], "source_topic": topic, "source_partition": p, "source_offset": o,
+            "kind": self.stream_of_topic[topic], "payload": raw}).decode()
+            for raw, p, o in zip(batch["raw"], batch["_partition"], batch["_offset"], strict=True)]
+        dlq_batch: RawBatch = {"raw": rows, "_cluster": batch["_cluster"], "_topic": batch["_topic"], "_partition": batch["_partition"],
+                               "_offset": batch["_offset"]}
+        self._insert("dlq", dlq_batch, "rejected-" + dedup_token(topic, {
+            p: (o, o) for p, o in zip(batch["_partition"], batch["_offset"], strict=True)}))
+        DROPPED.labels(STAGE, "sink_rejected").inc(len(rows))
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close()
+        self.sink.close()
