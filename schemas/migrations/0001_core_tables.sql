@@ -3,6 +3,8 @@
 -- record the store consumed, which the store reads back after a restart to skip what
 -- already landed (see streams/store.py). _cluster is the Kafka cluster id: offsets
 -- only mean something within one cluster (the embedded broker is new each start).
+-- Retention counts from when Sluice saw an event (observed_ts), so loading old logs
+-- with `sluice process` does not expire them on arrival.
 CREATE TABLE IF NOT EXISTS {db}.logs (
     event_id UUID,
     ts DateTime64(6, 'UTC'),
@@ -24,7 +26,7 @@ CREATE TABLE IF NOT EXISTS {db}.logs (
 ) ENGINE = MergeTree
 PARTITION BY toDate(ts)
 ORDER BY (tenant, service, ts)
-TTL toDateTime(ts) + INTERVAL {ttl_days} DAY
+TTL toDateTime(observed_ts) + INTERVAL {ttl_days} DAY
 SETTINGS non_replicated_deduplication_window = {dedup_window};
 
 CREATE TABLE IF NOT EXISTS {db}.metrics (
@@ -48,7 +50,7 @@ CREATE TABLE IF NOT EXISTS {db}.metrics (
 ) ENGINE = MergeTree
 PARTITION BY toDate(ts)
 ORDER BY (tenant, name, service, ts)
-TTL toDateTime(ts) + INTERVAL {ttl_days} DAY
+TTL toDateTime(observed_ts) + INTERVAL {ttl_days} DAY
 SETTINGS non_replicated_deduplication_window = {dedup_window};
 
 CREATE TABLE IF NOT EXISTS {db}.security_events (
@@ -76,7 +78,7 @@ CREATE TABLE IF NOT EXISTS {db}.security_events (
 ) ENGINE = MergeTree
 PARTITION BY toDate(ts)
 ORDER BY (tenant, category, ts)
-TTL toDateTime(ts) + INTERVAL {ttl_days} DAY
+TTL toDateTime(observed_ts) + INTERVAL {ttl_days} DAY
 SETTINGS non_replicated_deduplication_window = {dedup_window};
 
 CREATE TABLE IF NOT EXISTS {db}.dead_letters (

@@ -54,8 +54,11 @@ class ChdbBackend:
         return res.bytes() if res is not None else b""
 
     def insert_raw(self, spec: TableSpec, batch: dict[str, list], token: str) -> None:
+        # chDB's Python() table function finds its argument by name in the calling
+        # frames; a name nothing else uses keeps it from picking up another `batch`.
+        sluice_insert_columns = batch  # noqa: F841 (read by chDB through the frame)
         sql = (f"INSERT INTO {self._db}.{spec.table} SETTINGS insert_deduplication_token='{token}', "
-               f"max_threads={self._threads} {spec.insert_select('Python(batch)')}")
+               f"max_threads={self._threads} {spec.insert_select('Python(sluice_insert_columns)')}")
         with self._lock:
             try:
                 self._session.query(sql, "CSV")
