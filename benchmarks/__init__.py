@@ -1,0 +1,1 @@
+"""Benchmarks: harness and per-component measurements."""
