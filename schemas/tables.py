@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 COORDINATE_COLUMNS = ("_cluster", "_topic", "_partition", "_offset")
+# The relation the store hands ClickHouse: the record text plus its Kafka coordinates.
+RAW_SOURCE_STRUCTURE = "raw String, _cluster String, _topic String, _partition UInt16, _offset UInt64"
 
 
 @dataclass(frozen=True)
@@ -23,15 +25,17 @@ class TableSpec:
     def columns(self) -> list[str]:
         return [name for name, _ in self.fields] + list(COORDINATE_COLUMNS)
 
-    def insert_select(self, source: str) -> str:
-        """`SELECT` producing the table's columns from `source`, a relation with
-        columns raw (the JSON text), _cluster, _topic, _partition, _offset."""
+    def insert_template(self, db: str) -> str:
+        """`INSERT ... SELECT` of the table's columns from a relation `{source}` with
+        columns raw (the JSON text), _cluster, _topic, _partition, _offset; the backend
+        fills in `{source}` and `{settings}`."""
         tuple_type = ", ".join(f"{name} {typ}" for name, typ in self.fields)
         picks = ", ".join(f"e.{name}" for name, _ in self.fields)
         return (
+            f"INSERT INTO {db}.{self.table} {{settings}}"
             f"SELECT {picks}, _cluster, _topic, _partition, _offset FROM "
             f"(SELECT JSONExtract(raw, 'Tuple({tuple_type})') AS e, _cluster, _topic, _partition, _offset "
-            f"FROM {source})"
+            f"FROM {{source}})"
         )
 
 

@@ -40,6 +40,12 @@ def main(ctx: click.Context, config: Path | None, verbose: bool) -> None:
     ctx.obj["verbose"] = verbose
 
 
+def _register_subcommands() -> None:
+    from sluice.commands.rules import rules
+
+    main.add_command(rules)
+
+
 data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                                help="Data directory (default ./var, or SLUICE_DATA_DIR).")
 
@@ -156,3 +162,6 @@ def collect(ctx, seconds, rate, data_dir):
     pub.flush()
     click.echo(f"published {pub.stats.total:,} records ({pub.stats.acked:,} acked, {pub.stats.failed} failed) "
                f"to {settings.kafka.bootstrap_servers}")
+
+
+_register_subcommands()

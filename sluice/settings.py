@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     def stack_file(self) -> Path:
         return self.data_dir / "stack.json"
 
+    def write_for_children(self, path: Path) -> Path:
+        """The resolved settings as a file child processes load with --config
+        (secrets included, so the file is private to the user)."""
+        data = self.model_dump(mode="json")
+        data["clickhouse"]["password"] = self.clickhouse.password.get_secret_value()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600, exist_ok=True)
+        path.write_text(yaml.safe_dump(data))
+        return path
+
 
 def _describe(err: ValidationError) -> str:
     parts = []

@@ -72,9 +72,12 @@ class Stack:
             s.kafka.bootstrap_servers = self.broker.bootstrap_servers
             log.info("embedded broker on %s", self.broker.bootstrap_servers)
         ensure_topics(s.kafka, s.kafka.topics.all())
-        env = {**os.environ, "SLUICE_KAFKA__BOOTSTRAP_SERVERS": s.kafka.bootstrap_servers,
-               "SLUICE_DATA_DIR": str(s.data_dir.resolve()),
-               "SLUICE_CLICKHOUSE__DATA_DIR": str(s.clickhouse.data_dir.resolve())}
+        s.data_dir = s.data_dir.resolve()
+        s.clickhouse.data_dir = s.clickhouse.data_dir.resolve()
+        config = s.write_for_children(s.data_dir / "run" / "settings.yaml")
+        # The file carries every resolved setting; the environment must not override it.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+        env["SLUICE_CONFIG"] = str(config)
         if "sink" in self.stages:
             sql_port = free_port()
             sink = StageProcess("sink", ["run", "--stage", "sink", "--sql-port", str(sql_port)], env,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from functools import partial
 
 import orjson
 from confluent_kafka import Message, TopicPartition
@@ -23,11 +25,13 @@ from schemas.tables import TABLES
 from sinks.clickhouse import ClickHouseSink, RawBatch
 from sinks.clickhouse.sink import dedup_token
 from sinks.kafka import KafkaConfig, kafka_cluster_id
+from streams.aggregate.clickhouse import partials_to_columns, rollup_insert_templates
 from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, SENT
 from streams.runtime import BatchConsumer, Stopper, backoff_delays, next_offsets, sleep_polling
 
 log = logging.getLogger(__name__)
 STAGE = "store"
+ROLLUPS = "rollups"
 
 
 class StoreConfig(BaseModel):
@@ -45,6 +49,7 @@ class StoreWorker:
         self.sink = sink
         topics = kafka.topics
         self.stream_of_topic = {t: topics.stream_of(t) for t in [*topics.normalized_all, topics.dlq]}
+        self.stream_of_topic[topics.rollups] = ROLLUPS
         self.consumer: BatchConsumer | None = None
         # (topic, partition) -> highest offset already in ClickHouse
         self.stored: dict[tuple[str, int], int] = {}
@@ -60,6 +65,8 @@ class StoreWorker:
 
     def _assigned(self, partitions: list[TopicPartition]) -> None:
         for topic in {p.topic for p in partitions}:
+            if self.stream_of_topic[topic] not in TABLES:
+                continue  # rollups: their tables keep no coordinates; the dedup token guards them
             for delay in backoff_delays():
                 try:
                     marks = self.sink.high_water_marks(self.stream_of_topic[topic], self.cluster_id, topic)
@@ -84,7 +91,10 @@ class StoreWorker:
             return 0
         started = time.perf_counter()
         for topic, (batch, ranges) in self._split(msgs).items():
-            self._write(topic, batch, ranges)
+            if self.stream_of_topic[topic] == ROLLUPS:
+                self._write_rollups(topic, batch, ranges)
+            else:
+                self._write(topic, batch, ranges)
         self.consumer.commit(next_offsets(msgs))
         BATCH_SECONDS.labels(STAGE).observe(time.perf_counter() - started)
         return len(msgs)
@@ -115,7 +125,7 @@ class StoreWorker:
     def _write(self, topic: str, batch: RawBatch, ranges: dict[int, tuple[int, int]]) -> None:
         stream = self.stream_of_topic[topic]
         try:
-            self._insert(stream, batch, dedup_token(topic, ranges))
+            self._insert(TABLES[stream].table, partial(self.sink.write, stream, batch, dedup_token(topic, ranges)))
         except SinkError as exc:
             if exc.retryable:
                 raise
@@ -126,14 +136,25 @@ class StoreWorker:
         self.rows_written += n
         SENT.labels(STAGE, TABLES[stream].table).inc(n)
 
-    def _insert(self, stream: str, batch: RawBatch, token: str) -> None:
+    def _write_rollups(self, topic: str, batch: RawBatch, ranges: dict[int, tuple[int, int]]) -> None:
+        partials = [orjson.loads(raw) for raw in batch["raw"]]
+        columns = partials_to_columns(partials)
+        token = dedup_token(topic, ranges)
+        for table, (template, structure) in rollup_insert_templates(self.sink.cfg.database).items():
+            cols = columns.get(table)
+            n = len(next(iter(cols.values()))) if cols else 0
+            if n:
+                self._insert(table, partial(self.sink.insert_columns, template, cols, structure, f"{token}-{table}"))
+                SENT.labels(STAGE, table).inc(n)
+
+    def _insert(self, table: str, write: Callable[[], None]) -> None:
         """Insert, backing off on retryable errors with fetching paused; raise permanent ones."""
         consumer = self.consumer.consumer
         paused = False
         try:
             for delay in backoff_delays():
                 try:
-                    self.sink.write(stream, batch, token)
+                    write()
                     return
                 except SinkError as exc:
                     ERRORS.labels(STAGE, "sink_retryable" if exc.retryable else "sink_permanent").inc()
@@ -144,7 +165,7 @@ class StoreWorker:
                         consumer.pause(consumer.assignment())
                         paused = True
                     log.warning("store: insert into %s failed (code %s), retrying in %.1fs",
-                                TABLES[stream].table, exc.code, delay)
+                                table, exc.code, delay)
                     sleep_polling(consumer, delay)
         finally:
             if paused:
@@ -164,7 +185,7 @@ class StoreWorker:
                 first, _ = ranges.get(p, (o, o))
                 ranges[p] = (first, o)
             try:
-                self._insert(stream, part, dedup_token(topic, ranges))
+                self._insert(TABLES[stream].table, partial(self.sink.write, stream, part, dedup_token(topic, ranges)))
             except SinkError as inner:
                 if inner.retryable:
                     raise
@@ -183,8 +204,9 @@ class StoreWorker:
             for raw, p, o in zip(batch["raw"], batch["_partition"], batch["_offset"], strict=True)]
         dlq_batch: RawBatch = {"raw": rows, "_cluster": batch["_cluster"], "_topic": batch["_topic"], "_partition": batch["_partition"],
                                "_offset": batch["_offset"]}
-        self._insert("dlq", dlq_batch, "rejected-" + dedup_token(topic, {
-            p: (o, o) for p, o in zip(batch["_partition"], batch["_offset"], strict=True)}))
+        token = "rejected-" + dedup_token(topic, {
+            p: (o, o) for p, o in zip(batch["_partition"], batch["_offset"], strict=True)})
+        self._insert("dead_letters", partial(self.sink.write, "dlq", dlq_batch, token))
         DROPPED.labels(STAGE, "sink_rejected").inc(len(rows))
 
     def close(self) -> None:

@@ -11,18 +11,28 @@ from typing import Protocol
 
 import orjson
 
-from schemas.tables import TableSpec
 from sinks.clickhouse.config import ClickHouseConfig
 from sinks.clickhouse.errors import classify
-
-RAW_SOURCE_COLUMNS = "raw String, _cluster String, _topic String, _partition UInt16, _offset UInt64"
 
 
 class Backend(Protocol):
     def command(self, sql: str) -> None: ...
     def query(self, sql: str, fmt: str = "JSONEachRow") -> bytes: ...
-    def insert_raw(self, spec: TableSpec, batch: dict[str, list], token: str) -> None: ...
+    def insert(self, template: str, columns: dict[str, list], structure: str, token: str) -> None: ...
     def close(self) -> None: ...
+
+
+class InsertStatement:
+    """An `INSERT ... SELECT ... FROM {source}` whose source relation each backend fills in:
+    chDB reads Python lists, a server reads the request body through `input()`."""
+
+    SOURCE = "{source}"
+    SETTINGS = "{settings}"
+
+
+def _settings_clause(token: str, extra: str = "") -> str:
+    parts = [f"insert_deduplication_token='{token}'"] + ([extra] if extra else [])
+    return "SETTINGS " + ", ".join(parts) + " "
 
 
 class ChdbBackend:
@@ -32,7 +42,6 @@ class ChdbBackend:
         import chdb.session  # imported here: server deployments never load the engine
 
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        self._db = cfg.database
         self._threads = cfg.insert_threads
         # The HTTP SQL endpoint queries from its own threads; chDB sessions are not
         # documented as thread-safe, so every call goes through one lock.
@@ -53,17 +62,17 @@ class ChdbBackend:
                 raise classify(exc) from exc
         return res.bytes() if res is not None else b""
 
-    def insert_raw(self, spec: TableSpec, batch: dict[str, list], token: str) -> None:
+    def insert(self, template: str, columns: dict[str, list], structure: str, token: str) -> None:
         # chDB's Python() table function finds its argument by name in the calling
-        # frames; a name nothing else uses keeps it from picking up another `batch`.
-        sluice_insert_columns = batch  # noqa: F841 (read by chDB through the frame)
-        sql = (f"INSERT INTO {self._db}.{spec.table} SETTINGS insert_deduplication_token='{token}', "
-               f"max_threads={self._threads} {spec.insert_select('Python(sluice_insert_columns)')}")
+        # frames; a name nothing else uses keeps it from picking up another variable.
+        sluice_insert_columns = columns  # noqa: F841 (read by chDB through the frame)
+        sql = (template.replace(InsertStatement.SOURCE, "Python(sluice_insert_columns)")
+               .replace(InsertStatement.SETTINGS, _settings_clause(token, f"max_threads={self._threads}")))
         with self._lock:
             try:
                 self._session.query(sql, "CSV")
             except Exception as exc:
-                raise classify(exc, spec.table) from exc
+                raise classify(exc) from exc
 
     def close(self) -> None:
         with self._lock:
@@ -76,7 +85,6 @@ class ServerBackend:
     def __init__(self, cfg: ClickHouseConfig):
         import clickhouse_connect
 
-        self._db = cfg.database
         try:
             self._client = clickhouse_connect.get_client(
                 dsn=cfg.url, username=cfg.username, password=cfg.password.get_secret_value())
@@ -95,17 +103,16 @@ class ServerBackend:
         except Exception as exc:
             raise classify(exc) from exc
 
-    def insert_raw(self, spec: TableSpec, batch: dict[str, list], token: str) -> None:
-        body = b"\n".join(
-            orjson.dumps({"raw": r, "_cluster": c, "_topic": t, "_partition": p, "_offset": o})
-            for r, c, t, p, o in zip(batch["raw"], batch["_cluster"], batch["_topic"], batch["_partition"],
-                                     batch["_offset"], strict=True))
-        sql = (f"INSERT INTO {self._db}.{spec.table} "
-               f"{spec.insert_select(f'input({RAW_SOURCE_COLUMNS!r})')} FORMAT JSONEachRow")
+    def insert(self, template: str, columns: dict[str, list], structure: str, token: str) -> None:
+        names = list(columns)
+        body = b"\n".join(orjson.dumps(dict(zip(names, row, strict=True)))
+                          for row in zip(*columns.values(), strict=True))
+        sql = (template.replace(InsertStatement.SOURCE, f"input('{structure}')")
+               .replace(InsertStatement.SETTINGS, "") + " FORMAT JSONEachRow")
         try:
             self._client.command(sql, data=body, settings={"insert_deduplication_token": token})
         except Exception as exc:
-            raise classify(exc, spec.table) from exc
+            raise classify(exc) from exc
 
     def close(self) -> None:
         self._client.close()

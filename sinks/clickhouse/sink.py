@@ -7,7 +7,7 @@ from typing import TypedDict
 
 import orjson
 
-from schemas.tables import TABLES
+from schemas.tables import RAW_SOURCE_STRUCTURE, TABLES
 from sinks.clickhouse.backends import Backend, open_backend
 from sinks.clickhouse.config import ClickHouseConfig
 from sinks.clickhouse.migrate import apply_migrations
@@ -51,7 +51,12 @@ class ClickHouseSink:
 
     def write(self, stream: str, batch: RawBatch, token: str) -> None:
         """Insert one batch of a stream's records; raises SinkError (retryable or not)."""
-        self.backend.insert_raw(TABLES[stream], batch, token)
+        self.backend.insert(TABLES[stream].insert_template(self.cfg.database), batch, RAW_SOURCE_STRUCTURE, token)
+
+    def insert_columns(self, template: str, columns: dict[str, list], structure: str, token: str) -> None:
+        """Insert columns through an `INSERT ... SELECT ... FROM {source}` template (see
+        backends.InsertStatement); `structure` types the source for a server's input()."""
+        self.backend.insert(template, columns, structure, token)
 
     def high_water_marks(self, stream: str, cluster: str, topic: str) -> dict[int, int]:
         """Highest Kafka offset per partition of `topic` already stored for `stream`."""

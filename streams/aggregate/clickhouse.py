@@ -55,10 +55,24 @@ _SELECTS = {
 }
 
 
+def source_structure(table: str) -> str:
+    """The typed column list of `table`'s source relation (for a server's `input()`)."""
+    return ", ".join(f"{name} {typ}" for name, typ in SOURCE_COLUMNS[table])
+
+
 def input_source(table: str) -> str:
     """`input('...')` relation for a ClickHouse server insert of `table`'s source columns."""
-    structure = ", ".join(f"{name} {typ}" for name, typ in SOURCE_COLUMNS[table])
-    return f"input('{structure}')"
+    return f"input('{source_structure(table)}')"
+
+
+def rollup_insert_templates(db: str) -> dict[str, tuple[str, str]]:
+    """table -> (INSERT template with `{settings}` and `{source}` placeholders for
+    sinks.clickhouse.backends, the source structure)."""
+    out = {}
+    for table, (sql, _names) in rollup_insert_sql(db, source="{source}").items():
+        prefix = f"INSERT INTO {db}.{table} "
+        out[table] = (prefix + "{settings}" + sql[len(prefix):], source_structure(table))
+    return out
 
 
 def rollup_insert_sql(db: str, source: str = "Python(data)", settings: str = "") -> dict[str, tuple[str, list[str]]]:

@@ -1,0 +1,73 @@
+"""Reference driver: routes items to rules and keeps per-(rule, group) state.
+
+This is the whole runtime contract in a few lines, used by `sluice rules test`
+and usable as-is by the detect app: pass a faust Table (or any MutableMapping
+of str -> JSON dict) as `states`; every update is a plain assignment
+`states[key] = new_state`, which is what a changelog-backed table needs.
+
+A rule that raises on an item (a bug, never bad data: evaluators treat bad data
+as no match) is counted in `errors[rule_id]` and skipped, so one rule cannot
+stop the others.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, MutableMapping
+
+from streams.detect.evaluators.base import Alert, CompiledRule, source_of
+
+
+class Engine:
+    def __init__(self, rules: Iterable[CompiledRule], states: MutableMapping[str, dict] | None = None,
+                 strict: bool = False):
+        self.strict = strict  # re-raise rule errors (tests), instead of counting them
+        self.rules = {rule.id: rule for rule in rules}
+        self.states: MutableMapping[str, dict] = states if states is not None else {}
+        self.errors: Counter[str] = Counter()
+        self._by_source: dict[str, list[CompiledRule]] = defaultdict(list)
+        for rule in self.rules.values():
+            for source in rule.sources:
+                self._by_source[source].append(rule)
+
+    def process(self, item: Mapping, now: float) -> list[Alert]:
+        """Evaluate one item against every rule that accepts it."""
+        alerts: list[Alert] = []
+        for rule in self._by_source.get(source_of(item) or "", ()):
+            try:
+                if not rule.accepts(item):
+                    continue
+                key = rule.state_key(rule.group_of(item))
+                state, produced = rule.evaluate(self.states.get(key), item, now)
+                self.states[key] = state
+            except Exception:  # noqa: BLE001 - isolate a faulty rule, keep evaluating the rest
+                if self.strict:
+                    raise
+                self.errors[rule.id] += 1
+                continue
+            alerts.extend(produced)
+        return alerts
+
+    def tick(self, now: float) -> list[Alert]:
+        """Timer: absence checks, canary deadlines, stale alerts. Call every few seconds."""
+        for rule in self.rules.values():
+            for group in rule.seed_groups():
+                key = rule.state_key(group)
+                if key not in self.states:
+                    self.states[key] = rule.initial_state(group, now)
+        alerts: list[Alert] = []
+        for key in list(self.states):
+            rule = self.rules.get(key.split("/", 1)[0])
+            if rule is None:
+                continue
+            try:
+                state, produced = rule.tick(self.states[key], now)
+            except Exception:  # noqa: BLE001 - same isolation as process()
+                if self.strict:
+                    raise
+                self.errors[rule.id] += 1
+                continue
+            if produced or state != self.states[key]:
+                self.states[key] = state
+            alerts.extend(produced)
+        return alerts

@@ -1,0 +1,1 @@
+"""One evaluator per rule kind family; `registry` maps `kind:` to them."""

@@ -1,0 +1,20 @@
+from sinks.clickhouse.sink import dedup_token
+
+
+def test_token_is_rebuilt_identically_from_the_same_coordinates():
+    a = dedup_token("sluice.logs", {0: (10, 99), 1: (5, 7)})
+    b = dedup_token("sluice.logs", {1: (5, 7), 0: (10, 99)})
+    assert a == b
+
+
+def test_token_differs_when_any_coordinate_differs():
+    base = dedup_token("sluice.logs", {0: (10, 99)})
+    assert base != dedup_token("sluice.logs", {0: (10, 100)})
+    assert base != dedup_token("sluice.logs", {0: (11, 99)})
+    assert base != dedup_token("sluice.logs", {1: (10, 99)})
+    assert base != dedup_token("sluice.metrics", {0: (10, 99)})
+
+
+def test_token_is_safe_inside_a_sql_string():
+    token = dedup_token("we'ird.topic", {0: (1, 2)})
+    assert "'" not in token.split("-", 1)[1]
