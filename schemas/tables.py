@@ -58,6 +58,18 @@ TABLES: dict[str, TableSpec] = {
         ("event_id", "UUID"), ("ts", "Float64"), ("reason", "String"), ("detail", "String"),
         ("source_topic", "String"), ("source_partition", "UInt16"), ("source_offset", "UInt64"),
         ("kind", "String"), ("payload", "String"))),
+    # Audit rows of streams/alerting (history_row / silence_history_row build them).
+    "alert_history": TableSpec("alerts", (
+        ("id", "String"), ("ts", "Float64"), ("change", "String"), ("fingerprint", "String"),
+        ("status", "String"), ("rule_id", "String"), ("severity", "String"), ("title", "String"),
+        ("tenant", "String"), ("labels", _MAP), ("annotations", _MAP), ("starts_at", "Nullable(Float64)"),
+        ("ends_at", "Nullable(Float64)"), ("value", "Nullable(Float64)"), ("evidence_sql", "String"),
+        ("event_ids", "Array(String)"), ("silence_id", "String"), ("actor", "String"), ("reason", "String"),
+        ("group_key", "String"), ("topics", "Array(String)"))),
+    # The silences topic's records (streams/alerting/silences.Silence), tombstones excluded.
+    "silences": TableSpec("silences", (
+        ("id", "String"), ("matchers", "Array(String)"), ("starts_at", "Float64"), ("ends_at", "Float64"),
+        ("created_by", "String"), ("comment", "String"), ("state", "String"), ("ts", "Float64"))),
 }
 
 # Tables whose rows carry a unique event_id (used by the duplicate and missing checks).

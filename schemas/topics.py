@@ -41,8 +41,33 @@ class Topics:
     def alerts(self) -> str:
         return f"{self.prefix}.alerts"
 
+    @property
+    def detect(self) -> str:
+        """Per-event items ingest pre-filtered for the rules (the detect stage's input)."""
+        return f"{self.prefix}.detect"
+
+    @property
+    def detect_eval(self) -> str:
+        """The detect stage's internal single-partition topic (state co-partitioning)."""
+        return f"{self.prefix}.detect-eval"
+
+    @property
+    def deployments(self) -> str:
+        return f"{self.prefix}.deployments"
+
+    @property
+    def alert_history(self) -> str:
+        """Every alert state change (streams/alerting), stored into the `alerts` table."""
+        return f"{self.prefix}.alert-history"
+
+    @property
+    def silences(self) -> str:
+        """Silences, compacted: key = silence id, value = the silence JSON (None = deleted)."""
+        return f"{self.prefix}.silences"
+
     def all(self) -> list[str]:
-        return [*self.raw_all, *self.normalized_all, self.dlq, self.rollups, self.signals, self.alerts]
+        return [*self.raw_all, *self.normalized_all, self.dlq, self.rollups, self.signals, self.alerts,
+                self.alert_history, self.silences, self.detect, self.deployments]
 
     def stream_of(self, topic: str) -> str:
         """The stream name (logs/metrics/security) a raw or normalized topic carries."""

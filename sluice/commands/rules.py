@@ -7,19 +7,12 @@ from pathlib import Path
 import click
 
 from streams.detect.lint import lint_path
+from streams.detect.loader import default_rules_path
 from streams.detect.ruletest import run_tests
 
 
-def default_rules_dir() -> Path:
-    """`./rules` when run from a checkout, else the library next to the installed package."""
-    here = Path.cwd() / "rules"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parents[2] / "rules"
-
-
 def _path(path: Path | None) -> Path:
-    return path if path is not None else default_rules_dir()
+    return path if path is not None else default_rules_path()
 
 
 @click.group("rules")

@@ -58,6 +58,14 @@ class RuleLoadError(ConfigError):
         super().__init__(f"{len(problems)} problem(s) in the rule files:\n{lines}{more}")
 
 
+def default_rules_path() -> Path:
+    """`./rules` when run from a checkout, else the library next to the installed package."""
+    here = Path.cwd() / "rules"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[2] / "rules"
+
+
 def discover(path: Path | str) -> list[Path]:
     root = Path(path)
     if root.is_file():

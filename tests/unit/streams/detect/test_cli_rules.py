@@ -4,7 +4,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from sluice.commands.rules import default_rules_dir, rules
+from sluice.commands.rules import rules
+from streams.detect.loader import default_rules_path as default_rules_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LIBRARY = Path(__file__).resolve().parents[4] / "rules"
