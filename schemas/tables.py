@@ -70,6 +70,10 @@ TABLES: dict[str, TableSpec] = {
     "silences": TableSpec("silences", (
         ("id", "String"), ("matchers", "Array(String)"), ("starts_at", "Float64"), ("ends_at", "Float64"),
         ("created_by", "String"), ("comment", "String"), ("state", "String"), ("ts", "Float64"))),
+    # `sluice dlq replay` records what it re-fed, so a second replay skips it.
+    "dlq_replays": TableSpec("dlq_replays", (
+        ("dead_letter_id", "UUID"), ("ts", "Float64"), ("reason", "String"), ("to_topic", "String"),
+        ("replayed_by", "String"))),
 }
 
 # Tables whose rows carry a unique event_id (used by the duplicate and missing checks).

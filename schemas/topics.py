@@ -42,6 +42,11 @@ class Topics:
         return f"{self.prefix}.alerts"
 
     @property
+    def dlq_replays(self) -> str:
+        """What `sluice dlq replay` re-fed (stored into `dlq_replays`)."""
+        return f"{self.prefix}.dlq-replays"
+
+    @property
     def detect(self) -> str:
         """Per-event items ingest pre-filtered for the rules (the detect stage's input)."""
         return f"{self.prefix}.detect"
@@ -67,7 +72,7 @@ class Topics:
 
     def all(self) -> list[str]:
         return [*self.raw_all, *self.normalized_all, self.dlq, self.rollups, self.signals, self.alerts,
-                self.alert_history, self.silences, self.detect, self.deployments]
+                self.alert_history, self.silences, self.detect, self.deployments, self.dlq_replays]
 
     def stream_of(self, topic: str) -> str:
         """The stream name (logs/metrics/security) a raw or normalized topic carries."""

@@ -47,7 +47,8 @@ class KafkaConfig(BaseModel):
                 "queued.max.messages.kbytes": 262144, **extra}
 
 
-def ensure_topics(cfg: KafkaConfig, names: list[str], timeout: float = 30.0) -> None:
+def ensure_topics(cfg: KafkaConfig, names: list[str], timeout: float = 30.0, partitions: int | None = None,
+                  config: dict[str, str] | None = None) -> None:
     """Create topics explicitly (auto-created ones get the broker's partition count)."""
     admin = AdminClient(cfg.common())
     deadline = time.monotonic() + timeout
@@ -55,14 +56,25 @@ def ensure_topics(cfg: KafkaConfig, names: list[str], timeout: float = 30.0) -> 
     missing = [n for n in names if n not in existing]
     if missing:
         futures = admin.create_topics(
-            [NewTopic(n, cfg.partitions, cfg.replication_factor) for n in missing])
+            [NewTopic(n, partitions or cfg.partitions, cfg.replication_factor, config=config or {})
+             for n in missing])
         for name, fut in futures.items():
             try:
                 fut.result(timeout=max(1.0, deadline - time.monotonic()))
             except KafkaException as exc:
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise
-            log.info("created topic %s (%d partitions)", name, cfg.partitions)
+            log.info("created topic %s (%d partitions)", name, partitions or cfg.partitions)
+
+
+def ensure_sluice_topics(cfg: KafkaConfig) -> None:
+    """Every topic Sluice uses, with its own shape: the detect stage's internal topic has
+    one partition (its state lives in one place), silences are compacted."""
+    t = cfg.topics
+    special = {t.detect_eval, t.silences}
+    ensure_topics(cfg, [n for n in t.all() if n not in special])
+    ensure_topics(cfg, [t.detect_eval], partitions=1)
+    ensure_topics(cfg, [t.silences], config={"cleanup.policy": "compact"})
 
 
 def make_producer(cfg: KafkaConfig, **extra) -> Producer:

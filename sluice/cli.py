@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from schemas.errors import ConfigError, SinkError
-from sluice.settings import Settings, load_settings
+from sluice.commands.common import cli_settings, data_dir_option, with_running_kafka
 
 FORMATS = ("PrettyCompact", "Pretty", "JSONEachRow", "CSV", "CSVWithNames", "TSV", "TabSeparated",
            "TSVWithNames", "JSON", "Vertical", "Markdown")
@@ -19,13 +19,6 @@ FORMATS = ("PrettyCompact", "Pretty", "JSONEachRow", "CSV", "CSVWithNames", "TSV
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-
-
-def _settings(ctx: click.Context, **overrides) -> Settings:
-    try:
-        return load_settings(ctx.obj.get("config"), **overrides)
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,13 +34,12 @@ def main(ctx: click.Context, config: Path | None, verbose: bool) -> None:
 
 
 def _register_subcommands() -> None:
+    from sluice.commands.alerts import alerts, silence
+    from sluice.commands.dlq import dlq
     from sluice.commands.rules import rules
 
-    main.add_command(rules)
-
-
-data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                               help="Data directory (default ./var, or SLUICE_DATA_DIR).")
+    for group in (rules, silence, alerts, dlq):
+        main.add_command(group)
 
 
 @main.command()
@@ -65,7 +57,7 @@ def demo(ctx, seconds, rate, workers, data_dir, summary_json):
     from sluice.demo import run_demo
 
     _setup_logging(ctx.obj["verbose"]) if ctx.obj["verbose"] else None
-    settings = _settings(ctx, data_dir=data_dir, **{"ingest.workers": workers})
+    settings = cli_settings(ctx, data_dir=data_dir, **{"ingest.workers": workers})
     try:
         result = run_demo(settings, seconds, rate, summary_json, echo=click.echo)
     except (ConfigError, SinkError, RuntimeError, TimeoutError) as exc:
@@ -76,7 +68,7 @@ def demo(ctx, seconds, rate, workers, data_dir, summary_json):
 
 
 @main.command()
-@click.option("--stage", type=click.Choice(["all", "ingest", "sink"]), default="all", show_default=True,
+@click.option("--stage", type=click.Choice(["all", "ingest", "sink", "detect"]), default="all", show_default=True,
               help="Which stage this process runs; `all` supervises one process per stage.")
 @click.option("--worker-index", type=click.IntRange(min=0), default=0, help="Slot of this ingest worker.")
 @click.option("--sql-port", type=click.IntRange(min=0, max=65535), default=None,
@@ -89,12 +81,14 @@ def run(ctx, stage, worker_index, sql_port, data_dir):
     from sluice.stack import Stack
 
     _setup_logging(ctx.obj["verbose"])
-    settings = _settings(ctx, data_dir=data_dir)
+    settings = cli_settings(ctx, data_dir=data_dir)
     try:
         if stage == "ingest":
             stages.run_ingest(settings, worker_index)
         elif stage == "sink":
             stages.run_sink(settings, sql_port)
+        elif stage == "detect":
+            stages.run_detect(settings)
         else:
             _run_all(Stack(settings))
     except (ConfigError, SinkError) as exc:
@@ -127,7 +121,7 @@ def sql(ctx, query, fmt, data_dir):
     """Run SQL against the configured ClickHouse (the running stack's endpoint when one holds it)."""
     from sluice.sqlclient import SqlClient
 
-    client = SqlClient(_settings(ctx, data_dir=data_dir))
+    client = SqlClient(cli_settings(ctx, data_dir=data_dir))
     try:
         sys.stdout.buffer.write(client.query(query, fmt))
     except SinkError as exc:
@@ -145,16 +139,8 @@ def collect(ctx, seconds, rate, data_dir):
     """Publish synthetic telemetry to the configured (or running embedded) Kafka."""
     from collectors.publisher import Publisher, run_at_rate
     from collectors.synthetic import SyntheticSource
-    from sluice.embedded import read_stack
 
-    settings = _settings(ctx, data_dir=data_dir)
-    if not settings.kafka.bootstrap_servers:
-        info = read_stack(settings.stack_file)
-        if info is None:
-            raise click.ClickException(f"no Kafka configured and no running stack found in {settings.data_dir} "
-                                       "(start one with `sluice run`, or set SLUICE_KAFKA__BOOTSTRAP_SERVERS)")
-        settings.kafka.bootstrap_servers = info.bootstrap_servers
-        settings.kafka.topic_prefix = info.topic_prefix
+    settings = with_running_kafka(cli_settings(ctx, data_dir=data_dir))
     pub = Publisher(settings.kafka, track_ids=False)
     source = SyntheticSource()
     run_at_rate(source.batch, pub, rate, seconds,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from collectors.incidents import IncidentScript
 from collectors.publisher import Publisher, run_at_rate
 from collectors.synthetic import SyntheticSource
 from schemas.errors import ConfigError
@@ -17,6 +18,8 @@ from sluice import summary
 from sluice.settings import Settings
 from sluice.sqlclient import SqlClient
 from sluice.stack import Stack
+
+ALERT_WAIT_S = 20.0
 
 
 class DrainTimeout(RuntimeError):
@@ -39,6 +42,35 @@ def wait_drained(sql: SqlClient, cluster: str, expected: int, timeout: float, st
                        f"see the stage logs in {stack.log_dir}")
 
 
+def wait_quiet(read: Callable[[], int], quiet_s: float, timeout: float) -> int:
+    """Wait until `read()` stops changing for `quiet_s` (the producer of what it counts
+    has already exited); return the last value."""
+    deadline = time.monotonic() + timeout
+    last, since = read(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now_value = read()
+        if now_value != last:
+            last, since = now_value, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+    return last
+
+
+def wait_alerts(settings: Settings, expected: set[str], timeout: float, echo: Callable[[str], None]) -> list[dict]:
+    """Alerts on the notification topic, waiting up to `timeout` for each injected
+    incident's rule (grouping holds notifications back for group_wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alerts = summary.alerts_on_topic(settings.kafka)
+        missing = expected - {a.get("rule_id") for a in alerts}
+        if not missing or time.monotonic() >= deadline:
+            if missing:
+                echo(f"warning: no alert yet from {sorted(missing)}")
+            return alerts
+        time.sleep(1.0)
+
+
 def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path | None,
              echo: Callable[[str], None] = print) -> dict:
     if not settings.clickhouse.embedded:
@@ -54,8 +86,15 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
         echo(f"broker {settings.kafka.bootstrap_servers}, SQL {stack.sql_url}, "
              f"{settings.ingest.workers} ingest worker(s); publishing {rate:,.0f} events/s for {seconds:.0f}s")
         source = SyntheticSource()
+        incidents = IncidentScript(seconds)
         pub = Publisher(settings.kafka)
         started = time.monotonic()
+
+        def make_batch(n: int) -> dict:
+            batch = source.batch(n)
+            for stream, items in incidents.due(time.monotonic() - started).items():
+                batch[stream].extend(items)
+            return batch
 
         def tick(elapsed: float) -> None:
             stack.supervise()
@@ -63,7 +102,7 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
             echo(f"  {elapsed:5.0f}s  produced {pub.stats.total:>10,}  acked {pub.stats.acked:>10,}  "
                  f"landed {rows:>10,}  lag {pub.stats.acked - rows:>8,}")
 
-        run_at_rate(source.batch, pub, rate, seconds, on_tick=tick)
+        run_at_rate(make_batch, pub, rate, seconds, on_tick=tick)
         produce_s = time.monotonic() - started
         pub.flush()
         if pub.stats.failed:
@@ -78,6 +117,12 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
 
         wait_drained(sql, cluster, pub.stats.acked, max(60.0, seconds), stack, report)
         total_s = time.monotonic() - started
+        echo("stopping ingest (it emits its open windows) and storing the last rollups ...")
+        stack.stop_stage("ingest")
+        db = settings.clickhouse.database
+        wait_quiet(lambda: int(sql.scalar(f"SELECT (SELECT count() FROM {db}.rollups_1m) + "
+                                          f"(SELECT count() FROM {db}.rollup_counts_1m)") or 0), 3.0, 60.0)
+        alerts = wait_alerts(settings, incidents.expected_rules, ALERT_WAIT_S, echo)
         acked_file = run_dir / "acked_ids.tsv"
         acked_file.write_bytes(b"\n".join(pub.acked_ids) + b"\n")
         result = {
@@ -86,7 +131,7 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
             "rows": summary.rows_per_table(sql, cluster),
             "missing": summary.missing(sql, cluster, acked_file),
             "duplicates": summary.duplicates(sql, cluster),
-            "alerts": [],
+            "alerts": alerts,
             "e2e_events_per_s": round(pub.stats.acked / total_s, 1),
             "publish_seconds": round(produce_s, 3),
             "dead_letter_inputs": pub.stats.poison,
@@ -113,3 +158,6 @@ def _print_summary(r: dict, echo: Callable[[str], None]) -> None:
     echo(f"  missing: {r['missing']}   duplicates: {r['duplicates']}   "
          f"malformed inputs sent to dead_letters: {r['dead_letter_inputs']}")
     echo(f"  alerts: {len(r['alerts'])}")
+    for a in r["alerts"]:
+        echo(f"    [{a.get('severity')}] {a.get('status')} {a.get('rule_id')}: "
+             f"{(a.get('annotations') or {}).get('summary', a.get('title'))}")

@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas.errors import ConfigError
 from sinks.clickhouse import ClickHouseConfig
 from sinks.kafka import KafkaConfig
+from streams.aggregate import WindowConfig
+from streams.detect.app import DetectConfig
 from streams.ingest.pipeline import IngestConfig
 from streams.store import StoreConfig
 
@@ -25,6 +27,8 @@ class Settings(BaseSettings):
     clickhouse: ClickHouseConfig = Field(default_factory=ClickHouseConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    detect: DetectConfig = Field(default_factory=DetectConfig)
+    windows: WindowConfig = Field(default_factory=WindowConfig)
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="base port of the Prometheus /metrics endpoints (one per process: base, base+1, ...); unset = off")
 
     @model_validator(mode="after")

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from sinks.kafka import ensure_topics
+from sinks.kafka import ensure_sluice_topics
 from sluice.embedded import EmbeddedBroker, free_port, wait_for_port, write_stack
 from sluice.settings import Settings, StackInfo
 
@@ -52,7 +52,7 @@ class StageProcess:
 class Stack:
     """Broker (if embedded) + sink + ingest workers, as child processes."""
 
-    def __init__(self, settings: Settings, stages: tuple[str, ...] = ("sink", "ingest")):
+    def __init__(self, settings: Settings, stages: tuple[str, ...] = ("sink", "ingest", "detect")):
         self.settings = settings
         self.stages = stages
         self.broker: EmbeddedBroker | None = None
@@ -71,7 +71,7 @@ class Stack:
             self.broker = EmbeddedBroker(self.log_dir).start()
             s.kafka.bootstrap_servers = self.broker.bootstrap_servers
             log.info("embedded broker on %s", self.broker.bootstrap_servers)
-        ensure_topics(s.kafka, s.kafka.topics.all())
+        ensure_sluice_topics(s.kafka)
         s.data_dir = s.data_dir.resolve()
         s.clickhouse.data_dir = s.clickhouse.data_dir.resolve()
         config = s.write_for_children(s.data_dir / "run" / "settings.yaml")
@@ -93,6 +93,10 @@ class Stack:
                                  self.log_dir / f"ingest-{i}.log")
                 w.start()
                 self.children.append(w)
+        if "detect" in self.stages:
+            d = StageProcess("detect", ["run", "--stage", "detect"], env, self.log_dir / "detect.log")
+            d.start()
+            self.children.append(d)
         write_stack(s.stack_file, StackInfo(
             bootstrap_servers=s.kafka.bootstrap_servers, sql_url=self.sql_url,
             topic_prefix=s.kafka.topic_prefix, database=s.clickhouse.database, pid=os.getpid()))

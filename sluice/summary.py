@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
+
 from schemas.tables import EVENT_TABLES
+from sinks.kafka import KafkaConfig
+from sinks.kafka_tail import assign_tail, read_until_end, reader
 from sluice.sqlclient import SqlClient
 
 
@@ -51,3 +55,13 @@ def missing(sql: SqlClient, cluster: str, acked_ids_file: Path) -> int:
     path = str(acked_ids_file.resolve()).replace("'", "\\'")
     return int(sql.scalar(
         f"SELECT count() FROM file('{path}', 'TSV', 'event_id UUID') WHERE event_id NOT IN ({union})") or 0)
+
+
+def alerts_on_topic(kafka: KafkaConfig) -> list[dict]:
+    """Every alert message on the notification topic, in order (the demo's `alerts`)."""
+    consumer = reader(kafka)
+    try:
+        ends = assign_tail(consumer, [kafka.topics.alerts], None)
+        return [orjson.loads(m.value()) for m in read_until_end(consumer, ends) if m.value()]
+    finally:
+        consumer.close()

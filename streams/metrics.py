@@ -8,6 +8,8 @@ RECEIVED = Counter("sluice_records_received", "records consumed", ["stage", "top
 SENT = Counter("sluice_records_sent", "records produced or written", ["stage", "target"])
 DROPPED = Counter("sluice_records_dropped", "records routed to the dead-letter queue, by reason", ["stage", "reason"])
 ERRORS = Counter("sluice_errors", "errors, by kind", ["stage", "kind"])
+LATE = Counter("sluice_events_not_aggregated", "events kept in their table but left out of rollups, by reason "
+               "(late: window already closed; future: clock too far ahead; invalid)", ["reason"])
 BATCH_SECONDS = Histogram("sluice_batch_seconds", "time to process one batch", ["stage"],
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 

@@ -38,10 +38,12 @@ class BatchConsumer:
     """A confluent-kafka consumer returning batches of good messages."""
 
     def __init__(self, conf: dict, topics: list[str], stage: str,
-                 on_assign: Callable[[list[TopicPartition]], None] | None = None):
+                 on_assign: Callable[[list[TopicPartition]], None] | None = None,
+                 on_revoke: Callable[[list[TopicPartition]], None] | None = None):
         self.stage = stage
         self.consumer = Consumer({**conf, "enable.partition.eof": False})
         self._on_assign = on_assign
+        self._on_revoke = on_revoke
         self.consumer.subscribe(topics, on_assign=self._assigned, on_revoke=self._revoked)
         self._received = {}
 
@@ -52,6 +54,8 @@ class BatchConsumer:
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("%s revoked %s", self.stage, [(p.topic, p.partition) for p in partitions])
+        if self._on_revoke:
+            self._on_revoke(partitions)
 
     def batch(self, max_messages: int, timeout: float) -> list[Message]:
         msgs = self.consumer.consume(max_messages, timeout)

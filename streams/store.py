@@ -50,6 +50,9 @@ class StoreWorker:
         topics = kafka.topics
         self.stream_of_topic = {t: topics.stream_of(t) for t in [*topics.normalized_all, topics.dlq]}
         self.stream_of_topic[topics.rollups] = ROLLUPS
+        self.stream_of_topic[topics.alert_history] = "alert_history"
+        self.stream_of_topic[topics.silences] = "silences"
+        self.stream_of_topic[topics.dlq_replays] = "dlq_replays"
         self.consumer: BatchConsumer | None = None
         # (topic, partition) -> highest offset already in ClickHouse
         self.stored: dict[tuple[str, int], int] = {}
@@ -106,14 +109,15 @@ class StoreWorker:
         cluster = self.cluster_id
         for m in msgs:
             topic, part, off = m.topic(), m.partition(), m.offset()
-            if off <= stored.get((topic, part), -1):
-                continue
+            value = m.value()
+            if value is None or off <= stored.get((topic, part), -1):
+                continue  # a tombstone (compacted topics) has no row; or it landed already
             entry = out.get(topic)
             if entry is None:
                 entry = out[topic] = ({"raw": [], "_cluster": [], "_topic": [], "_partition": [],
                                         "_offset": []}, {})
             batch, ranges = entry
-            batch["raw"].append(m.value().decode("utf-8", "replace"))
+            batch["raw"].append(value.decode("utf-8", "replace"))
             batch["_cluster"].append(cluster)
             batch["_topic"].append(topic)
             batch["_partition"].append(part)

@@ -21,14 +21,8 @@ from pydantic import ValidationError
 from schemas.alerts import sql_string
 from schemas.errors import SinkError
 from sinks.kafka import KafkaConfig, make_producer
-from sluice.commands.common import (
-    assign_tail,
-    cli_settings,
-    data_dir_option,
-    read_until_end,
-    reader,
-    with_running_kafka,
-)
+from sinks.kafka_tail import assign_tail, read_until_end, reader
+from sluice.commands.common import cli_settings, data_dir_option, with_running_kafka
 from streams.alerting.records import encode_history, silence_history_row
 from streams.alerting.silences import Silence, SilenceStore, encode_silence, expire_silence, new_silence
 from streams.detect.durations import format_duration, parse_duration

@@ -50,7 +50,7 @@ def test_sink_killed_after_insert_before_commit_makes_no_duplicates(pipeline, st
     with pytest.raises(Crash):
         while True:
             victim.step()
-    inserted_before_crash = pipeline.rows(f"SELECT count() AS n FROM {pipeline.db}.logs")[0]["n"]
+    inserted_before_crash = victim.sink.query_rows(f"SELECT count() AS n FROM {pipeline.db}.logs")[0]["n"]
     assert inserted_before_crash > 0
     victim.consumer.close()  # no commit happened: the replacement starts from the old offsets
     victim.sink.close()

@@ -9,8 +9,8 @@ from confluent_kafka import Producer
 
 from sinks.clickhouse import ClickHouseConfig, ClickHouseSink
 from sinks.kafka import KafkaConfig
+from sinks.kafka_tail import assign_tail, read_until_end, reader
 from sluice.commands.alerts import alerts, silence
-from sluice.commands.common import assign_tail, read_until_end, reader
 from tests.unit.streams.alerting.conftest import T0, Harness, candidate, simple_config
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,165 @@
+"""The detect stage: a faust-streaming app over the reduced streams.
+
+    sluice.detect (per-event items ingest pre-filtered for rules)  ┐
+    sluice.rollups (partial aggregates)                            ├─ route ─► {prefix}.detect-eval (1 partition)
+    sluice.signals, sluice.deployments                             ┘                  │
+                                            evaluate: rule state + alert state in faust Tables
+                                                     ─► alert topics, {prefix}.alert-history
+
+Why two agents: faust writes a table's changelog to the partition of the event being
+processed, so state must be co-partitioned with the stream that updates it. Routing
+every item onto one single-partition topic keeps every rule group's state in one
+place; the volume here is already reduced (rollups, signals, pre-filtered events).
+Timers cannot write tables (no current event), so a timer sends a tick message
+through the same topic and the evaluating agent does the timed work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import faust
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from sinks.kafka import KafkaConfig
+from streams.aggregate import merge_partials
+from streams.alerting import SilenceStore, encode_history
+from streams.detect.engine import Engine
+from streams.detect.evaluators.base import source_of
+from streams.detect.loader import default_rules_path
+from streams.detect.reload import RuleSet
+
+log = logging.getLogger(__name__)
+
+
+class DetectConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules_path: Path | None = Field(default=None, description="rule files (a directory or one file); unset = ./rules, else the bundled library")
+    tick_s: float = Field(default=1.0, gt=0, description="how often timed work runs (absence, resolve, group flush)")
+    merge_grace_s: float = Field(default=2.0, ge=0, description="wait for partials of one window from other ingest workers")
+    reload_check_s: float = Field(default=5.0, gt=0, description="how often rule files are checked for changes")
+    alerting_path: Path | None = Field(default=None, description="alert routing/grouping/inhibition config; unset = config/alerting.yaml or built-in defaults")
+    prefilter: bool = Field(default=True, description="ingest forwards only the events some rule accepts to the detect stage")
+
+    @property
+    def resolved_rules_path(self) -> Path:
+        return self.rules_path if self.rules_path is not None else default_rules_path()
+
+
+def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: SilenceStore | None = None) -> faust.App:
+    """The faust app; `alerting` is a factory (states, groups) -> alert manager, or None
+    to emit the rule engine's candidates unchanged; `silences` is kept current from the
+    silences topic (the caller loads what the topic held before start-up)."""
+    topics = kafka.topics
+    app = faust.App(
+        f"{kafka.topic_prefix}-detect", broker=f"kafka://{kafka.bootstrap_servers}", store="memory://",
+        web_enabled=False, broker_session_timeout=kafka.session_timeout_ms / 1000, broker_heartbeat_interval=1,
+        topic_partitions=1, consumer_auto_offset_reset="earliest", processing_guarantee="at_least_once",
+        topic_allow_declare=True, stream_wait_empty=False)
+    inputs = app.topic(topics.detect, topics.rollups, topics.signals, topics.deployments, value_serializer="raw")
+    evalq = app.topic(topics.detect_eval, value_serializer="raw", partitions=1)
+    rule_states = app.Table("rule-state", partitions=1)
+    alert_states = app.Table("alert-state", partitions=1)
+    alert_groups = app.Table("alert-groups", partitions=1)
+    pending = app.Table("rollup-merge", partitions=1)
+    ruleset = RuleSet(cfg.resolved_rules_path)
+    runtime: dict = {}
+
+    def engine() -> Engine:
+        eng = runtime.get("engine")
+        if eng is None or runtime.get("version") != ruleset.version:
+            eng = runtime["engine"] = Engine(ruleset.rules, states=rule_states)
+            runtime["version"] = ruleset.version
+        return eng
+
+    def manager():
+        if alerting is None:
+            return None
+        mgr = runtime.get("manager")
+        if mgr is None:
+            mgr = runtime["manager"] = alerting(alert_states, alert_groups)
+        return mgr
+
+    async def emit(candidates: list[dict], now: float) -> None:
+        mgr = manager()
+        if mgr is None:
+            for c in candidates:
+                await app.topic(topics.alerts).send(key=c["fingerprint"].encode(), value=orjson.dumps(c))
+            return
+        notes = []
+        for c in candidates:
+            notes.extend(mgr.on_candidate(c, now))
+        await publish(mgr, notes)
+
+    async def publish(mgr, notes) -> None:
+        for n in notes:
+            for topic in n.topics:
+                await app.topic(topic).send(key=n.key, value=n.value, headers=n.headers)
+        for row in mgr.drain_history():
+            key, value = encode_history(row)
+            await app.topic(topics.alert_history).send(key=key, value=value)
+
+    if silences is not None:
+        @app.agent(app.topic(topics.silences, key_serializer="raw", value_serializer="raw"))
+        async def follow_silences(stream):
+            async for event in stream.events():
+                key = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
+                silences.apply(key, event.value)
+
+    @app.agent(inputs)
+    async def route(stream):
+        async for value in stream:
+            await evalq.send(value=value)
+
+    @app.agent(evalq)
+    async def evaluate(stream):
+        async for value in stream:
+            try:
+                item = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                log.warning("detect: skipping a record that is not JSON (%d bytes)", len(value))
+                continue
+            now = time.time()
+            if "_tick" in item:
+                await on_tick(now)
+            elif source_of(item) == "rollups":
+                hold(item, now)
+            else:
+                await emit(engine().process(item, now), now)
+
+    def hold(partial: dict, now: float) -> None:
+        """Partials of one window may come from several ingest workers: merge them for
+        merge_grace_s before the rules see the window."""
+        key = f"{partial['family']}|{partial['key']}|{partial['window_start']}|{partial['window_s']}"
+        held = pending.get(key)
+        merged = partial if held is None else merge_partials([held["p"], partial])[0]
+        pending[key] = {"p": merged, "since": held["since"] if held else now}
+
+    async def on_tick(now: float) -> None:
+        ready = [k for k, v in pending.items() if now - v["since"] >= cfg.merge_grace_s]
+        candidates = []
+        eng = engine()
+        for key in ready:
+            partial = pending[key]["p"]
+            del pending[key]
+            candidates.extend(eng.process(partial, now))
+        candidates.extend(eng.tick(now))
+        await emit(candidates, now)
+        mgr = manager()
+        if mgr is not None:
+            await publish(mgr, mgr.tick(now))
+
+    @app.timer(cfg.tick_s)
+    async def ticker():
+        await evalq.send(value=orjson.dumps({"_tick": time.time()}))
+
+    @app.timer(cfg.reload_check_s)
+    async def reload_rules():
+        ruleset.reload_if_changed()
+
+    app.sluice_ruleset = ruleset  # for tests and the CLI
+    return app
