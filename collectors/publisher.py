@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Producer
 
-from schemas.events import stable_event_id
+from schemas.ids import stable_event_id
 from sinks.kafka import KafkaConfig
 
 
@@ -29,12 +29,15 @@ class PublishStats:
 class Publisher:
     """At-least-once, idempotent producer of raw records with per-record delivery accounting."""
 
-    def __init__(self, kafka: KafkaConfig, track_ids: bool = True):
+    def __init__(self, kafka: KafkaConfig, track: str | None = "ids"):
+        """track: "ids" records acknowledged event ids (the record key, or the id ingest
+        derives for a keyless record); "coordinates" records topic/partition/offset;
+        None records nothing."""
         self.topics = kafka.topics
         self.producer = Producer(kafka.producer_conf(**{"linger.ms": 20, "compression.type": "none",
                                                         "on_delivery": self._delivered}))
         self.stats = PublishStats()
-        self.track_ids = track_ids
+        self.track = track
         self.acked_ids: list[bytes] = []
         self.errors: list[str] = []
 
@@ -45,7 +48,9 @@ class Publisher:
                 self.errors.append(str(err))
             return
         self.stats.acked += 1
-        if self.track_ids:
+        if self.track == "coordinates":
+            self.acked_ids.append(f"{msg.topic()}/{msg.partition()}/{msg.offset()}".encode())
+        elif self.track == "ids":
             key = msg.key()
             if not key:
                 # Keyless (malformed) records are identified the way ingest will: by coordinates.

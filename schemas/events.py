@@ -99,10 +99,22 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
 KIND_OF_STREAM = {"logs": "log", "metrics": "metric", "security": "security"}
 
 
-def stable_event_id(topic: str, partition: int, offset: int | str) -> str:
-    """A UUID-shaped id derived from source coordinates, so a replay yields the same id.
-    Used for records that arrive without an edge-assigned id, and for dead letters."""
-    import hashlib
 
-    h = hashlib.blake2b(f"{topic}/{partition}/{offset}".encode(), digest_size=16).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-8{h[13:16]}-{h[16:20]}-{h[20:]}"
+class Signal(BaseModel):
+    """A single-event finding raised by ingest (sluice.signals), e.g. a card number
+    found, and masked, in an event. One signal of a kind per source event."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["signal"] = "signal"
+    signal: str = Field(description="what was found, e.g. card_number_detected")
+    signal_id: str = Field(description="stable id derived from the source event id and the signal")
+    ts: float = Field(description="event time of the source event, UTC epoch seconds")
+    observed_ts: float = Field(description="time ingest saw the source record, UTC epoch seconds")
+    tenant: str = Field(default="default", description="tenant of the source event")
+    service: str = Field(default="unknown", description="service of the source event")
+    env: str = Field(default="", description="environment of the source event")
+    host: str = Field(default="", description="host of the source event")
+    event_id: str = Field(description="id of the source event (as stored, redacted)")
+    source_kind: str = Field(description="kind of the source event: log, metric, security")
+    attributes: dict[str, str] = Field(default_factory=dict, description="card_number_detected: field, fields, masked (first 6 / last 4), count, network")

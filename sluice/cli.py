@@ -112,6 +112,30 @@ def _run_all(stack) -> None:
 
 
 @main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["logs", "metrics", "security"]), default="logs", show_default=True,
+              help="Which raw stream the records enter.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "json", "logfmt", "syslog", "apache", "otlp",
+                                                    "prometheus", "cef", "auth"]), default="auto", show_default=True,
+              help="Decoder to force; auto detects per record.")
+@data_dir_option
+@click.option("--summary-json", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+def process(ctx, files, kind, fmt, data_dir, summary_json):
+    """Run log/metric files through the whole pipeline (and the rules), then summarise."""
+    from sluice.process import run_process
+
+    settings = cli_settings(ctx, data_dir=data_dir)
+    try:
+        result = run_process(settings, list(files), kind, fmt, summary_json, echo=click.echo)
+    except (ConfigError, SinkError, RuntimeError, TimeoutError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if result["missing"] or result["duplicates"]:
+        raise click.ClickException(f"delivery check failed: missing={result['missing']} "
+                                   f"duplicates={result['duplicates']}")
+
+
+@main.command()
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(FORMATS, case_sensitive=False), default="PrettyCompact",
               show_default=True, help="ClickHouse output format.")
@@ -141,7 +165,7 @@ def collect(ctx, seconds, rate, data_dir):
     from collectors.synthetic import SyntheticSource
 
     settings = with_running_kafka(cli_settings(ctx, data_dir=data_dir))
-    pub = Publisher(settings.kafka, track_ids=False)
+    pub = Publisher(settings.kafka, track=None)
     source = SyntheticSource()
     run_at_rate(source.batch, pub, rate, seconds,
                 on_tick=lambda e: click.echo(f"  {e:5.0f}s  produced {pub.stats.total:,}", err=True))

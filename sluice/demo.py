@@ -71,6 +71,13 @@ def wait_alerts(settings: Settings, expected: set[str], timeout: float, echo: Ca
         time.sleep(1.0)
 
 
+def wait_alerts_settled(settings: Settings, quiet_s: float) -> list[dict]:
+    """Alerts on the notification topic once none arrived for `quiet_s` (grouping holds
+    notifications back for group_wait)."""
+    wait_quiet(lambda: len(summary.alerts_on_topic(settings.kafka)), quiet_s, 60.0)
+    return summary.alerts_on_topic(settings.kafka)
+
+
 def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path | None,
              echo: Callable[[str], None] = print) -> dict:
     if not settings.clickhouse.embedded:

@@ -8,6 +8,7 @@ from sinks.clickhouse import ClickHouseSink
 from sinks.clickhouse.http_endpoint import SqlEndpoint
 from sluice.settings import Settings
 from streams import metrics
+from streams.ingest.routing import DetectFilter
 from streams.ingest.worker import IngestWorker
 from streams.runtime import Stopper
 from streams.store import StoreWorker
@@ -22,7 +23,8 @@ def _metrics_port(settings: Settings, offset: int) -> int | None:
 def run_ingest(settings: Settings, worker_index: int = 0) -> None:
     stopper = Stopper()
     metrics.serve(_metrics_port(settings, 1 + worker_index))
-    worker = IngestWorker(settings.kafka, settings.ingest, worker_index).start()
+    detect = DetectFilter(settings.detect.resolved_rules_path) if settings.detect.prefilter else None
+    worker = IngestWorker(settings.kafka, settings.ingest, worker_index, settings.windows, detect).start()
     log.info("ingest worker %d running against %s", worker_index, settings.kafka.bootstrap_servers)
     try:
         worker.run(stopper)
@@ -46,3 +48,32 @@ def run_sink(settings: Settings, sql_port: int | None = None) -> None:
         if endpoint is not None:
             endpoint.close()
         worker.close()
+
+
+def run_detect(settings: Settings) -> None:
+    """The faust detect app; it owns its loop and signal handling."""
+    import faust
+
+    from sinks.kafka import ensure_sluice_topics, ensure_topics
+    from sinks.kafka_tail import assign_tail, read_until_end, reader
+    from streams.alerting import AlertManager, SilenceStore, load_alerting_config
+    from streams.detect.app import build_app
+
+    kafka = settings.kafka
+    alerting = load_alerting_config(settings.detect.alerting_path)
+    ensure_sluice_topics(kafka)
+    ensure_topics(kafka, alerting.topics(kafka.topic_prefix))
+    silences = SilenceStore()
+    consumer = reader(kafka)
+    try:
+        for msg in read_until_end(consumer, assign_tail(consumer, [kafka.topics.silences], None)):
+            silences.apply(msg.key().decode(), msg.value())
+    finally:
+        consumer.close()
+
+    def manager(states, groups):
+        return AlertManager(alerting, states, groups, silences, database=settings.clickhouse.database,
+                            topic_prefix=kafka.topic_prefix)
+
+    app = build_app(kafka, settings.detect, manager, silences)
+    faust.Worker(app, loglevel="info").execute_from_commandline()

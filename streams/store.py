@@ -20,7 +20,7 @@ from confluent_kafka import Message, TopicPartition
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.errors import SinkError
-from schemas.events import stable_event_id
+from schemas.ids import stable_event_id
 from schemas.tables import TABLES
 from sinks.clickhouse import ClickHouseSink, RawBatch
 from sinks.clickhouse.sink import dedup_token

@@ -1,4 +1,5 @@
-"""The ingest worker: raw topics -> Ingestor -> normalized topics, signals and the DLQ.
+"""The ingest worker: raw topics -> Ingestor -> normalized topics, signals, the DLQ,
+partial rollups of closed windows, and the events some rule wants (detect input).
 
 Each batch is one Kafka transaction holding its output records and the consumed
 offsets, so a worker killed mid-batch leaves nothing visible to read_committed
@@ -10,11 +11,14 @@ from __future__ import annotations
 import logging
 import time
 
+import orjson
 from confluent_kafka import KafkaException, Producer, TopicPartition
 
 from sinks.kafka import KafkaConfig, produce_all
-from streams.ingest.pipeline import IngestConfig, Ingestor
-from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, SENT
+from streams.aggregate import WindowAggregator, WindowConfig
+from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
+from streams.ingest.routing import DetectFilter
+from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, LATE, SENT
 from streams.runtime import BatchConsumer, Stopper, backoff_delays, next_offsets, sleep_polling
 
 log = logging.getLogger(__name__)
@@ -22,11 +26,15 @@ STAGE = "ingest"
 
 
 class IngestWorker:
-    def __init__(self, kafka: KafkaConfig, cfg: IngestConfig, worker_index: int = 0):
+    def __init__(self, kafka: KafkaConfig, cfg: IngestConfig, worker_index: int = 0,
+                 windows: WindowConfig | None = None, detect: DetectFilter | None = None):
         self.kafka = kafka
         self.cfg = cfg
         self.topics = kafka.topics
         self.ingestor = Ingestor(self.topics, cfg)
+        self.aggregator = WindowAggregator(windows or WindowConfig())
+        self.detect = detect
+        self._next_reload_check = 0.0
         # A stable transactional.id per worker slot lets a restarted worker fence its
         # predecessor and abort the transaction it left open.
         self.producer = Producer(kafka.producer_conf(**{
@@ -37,8 +45,14 @@ class IngestWorker:
 
     def start(self) -> IngestWorker:
         self.producer.init_transactions(30)
-        self.consumer = BatchConsumer(self.kafka.consumer_conf(self.cfg.group), self.topics.raw_all, STAGE)
+        self.consumer = BatchConsumer(self.kafka.consumer_conf(self.cfg.group), self.topics.raw_all, STAGE,
+                                      on_revoke=self._revoked)
         return self
+
+    def _revoked(self, partitions) -> None:
+        # Another worker owns these now; open windows of theirs here would hold the watermark.
+        for p in partitions:
+            self.aggregator.remove_partition((p.topic, p.partition))
 
     def run(self, stopper: Stopper) -> None:
         while not stopper.stopped:
@@ -52,8 +66,8 @@ class IngestWorker:
         if not msgs:
             return 0
         started = time.perf_counter()
-        records = [(m.value(), m.topic(), m.partition(), m.offset()) for m in msgs]
-        out = self.ingestor.process(records, time.time())
+        now = time.time()
+        out = self._process(msgs, now)
         self._commit_transaction(out.by_topic, next_offsets(msgs))
         for topic, items in out.by_topic.items():
             SENT.labels(STAGE, topic).inc(len(items))
@@ -63,14 +77,39 @@ class IngestWorker:
         self.batches += 1
         return len(msgs)
 
+    def _process(self, msgs, now: float) -> IngestOutput:
+        """Ingest per source partition (watermarks are per partition), then add the
+        closed windows' partials and the events rules want to the same output."""
+        total = IngestOutput()
+        by_partition: dict[tuple[str, int], list] = {}
+        for m in msgs:
+            by_partition.setdefault((m.topic(), m.partition()), []).append(
+                (m.value(), m.topic(), m.partition(), m.offset()))
+        dumps = orjson.dumps
+        for source, records in by_partition.items():
+            out = self.ingestor.process(records, now, keep_events=True)
+            total.merge(out)
+            for reason, _event in self.aggregator.add_batch(out.events, partition=source):
+                LATE.labels(reason).inc()
+            if self.detect is not None:
+                for ev in self.detect.wanted(out.events):
+                    total.add(self.topics.detect, f"{ev.get('tenant')}|{ev.get('service')}".encode(), dumps(ev))
+        for partial in self.aggregator.close_ready(now):
+            total.add(self.topics.rollups, partial["key"].encode(), dumps(partial))
+        if self.detect is not None and now >= self._next_reload_check:
+            self._next_reload_check = now + 5.0
+            self.detect.reload_if_changed()
+        return total
+
     def _commit_transaction(self, by_topic: dict, offsets: list[TopicPartition]) -> None:
         for delay in backoff_delays():
             try:
                 self.producer.begin_transaction()
                 for topic, items in by_topic.items():
                     produce_all(self.producer, topic, items)
-                self.producer.send_offsets_to_transaction(
-                    offsets, self.consumer.consumer.consumer_group_metadata(), 30)
+                if offsets:
+                    self.producer.send_offsets_to_transaction(
+                        offsets, self.consumer.consumer.consumer_group_metadata(), 30)
                 self.producer.commit_transaction(60)
                 return
             except KafkaException as exc:
@@ -84,6 +123,15 @@ class IngestWorker:
                 sleep_polling(self.consumer.consumer, delay)
 
     def close(self) -> None:
+        """Emit the open windows (partials merge exactly downstream, so a window this
+        worker did not finish is completed by whoever continues the partition), then stop."""
         if self.consumer is not None:
+            partials = self.aggregator.flush_all()
+            if partials:
+                by_topic = {self.topics.rollups: [(p["key"].encode(), orjson.dumps(p)) for p in partials]}
+                try:
+                    self._commit_transaction(by_topic, [])
+                except Exception as exc:  # noqa: BLE001 - shutting down: say so, never hang
+                    log.error("ingest: could not emit %d open-window partials at shutdown: %s", len(partials), exc)
             self.consumer.close()
         self.producer.flush(10)

@@ -2,7 +2,7 @@ import re
 import uuid
 
 from collectors.ids import Uuid7Generator
-from schemas.events import stable_event_id
+from schemas.ids import stable_event_id
 
 
 def test_uuid7_is_valid_time_ordered_and_unique():
@@ -18,4 +18,6 @@ def test_uuid7_is_valid_time_ordered_and_unique():
 def test_stable_event_id_is_a_uuid_and_deterministic():
     a = stable_event_id("sluice.raw.logs", 3, 42)
     assert a == stable_event_id("sluice.raw.logs", 3, 42) != stable_event_id("sluice.raw.logs", 3, 43)
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", a)
+    assert a != stable_event_id("sluice.raw.logs", 2, 42) != stable_event_id("sluice.raw.logs", 3, 42, index=1)
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", a)
+    uuid.UUID(a)

@@ -1,0 +1,48 @@
+"""logfmt: `ts=2024-05-01T12:00:00Z level=info msg="card declined" service=payments`.
+
+Values are bare (up to the next space) or double-quoted with backslash escapes; a
+key without `=` is a flag with value "true" (the Heroku / go-kit convention)."""
+
+from __future__ import annotations
+
+import re
+
+from schemas.errors import DecodeError
+from streams.ingest.decoders.base import DecodeContext, Decoded, utf8
+
+_PAIR = re.compile(r'([^\s="]+)(=(?:"(?:[^"\\]|\\.)*"?|\S*))?')
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+_ESCAPE = re.compile(r"\\(.)")
+DETECT = re.compile(r'[A-Za-z_@][\w.\-/@]*=(?:"|[^\s=]|\s|$)')
+
+
+def _unquote(raw: str) -> str:
+    body = raw[1:-1] if len(raw) >= 2 and raw[-1] == '"' else raw[1:]
+    if "\\" not in body:
+        return body
+    # An unknown escape keeps its backslash: text is never invented, only unescaped.
+    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), body)
+
+
+def parse(text: str) -> dict[str, str]:
+    """Pairs in order; a key seen twice keeps its last value. Stray characters between
+    pairs (an unmatched quote) are skipped, as logfmt readers do."""
+    fields: dict[str, str] = {}
+    for key, raw in _PAIR.findall(text):
+        if not raw:
+            fields[key] = "true"
+        elif raw[1:2] == '"':
+            fields[key] = _unquote(raw[1:])
+        else:
+            fields[key] = raw[1:]
+    return fields
+
+
+def decode(value: bytes, ctx: DecodeContext) -> list[Decoded]:
+    text = utf8(value)
+    if "=" not in text:
+        raise DecodeError("decode_error", "logfmt: no key=value pair")
+    fields = parse(text)
+    if not fields:
+        raise DecodeError("empty", "logfmt: no fields")
+    return [Decoded(None, fields)]

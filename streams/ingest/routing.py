@@ -1,0 +1,48 @@
+"""What ingest forwards beyond the normalized topics: closed-window partial rollups and
+the per-event items some rule wants (so the detect stage never reads full streams)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from streams.detect.evaluators.base import CompiledRule, source_of
+from streams.detect.reload import RuleSet
+
+
+class DetectFilter:
+    """Passes an event on when any rule with a per-event source accepts it. The rule set
+    reloads with the files, like the detect stage's."""
+
+    PER_EVENT_SOURCES = ("logs", "metrics", "security")
+
+    def __init__(self, rules_path: Path | str):
+        self.ruleset = RuleSet(rules_path)
+        self._version = 0
+        self._by_source: dict[str, list[CompiledRule]] = {}
+        self._refresh()
+
+    def _refresh(self) -> None:
+        by_source: dict[str, list[CompiledRule]] = {s: [] for s in self.PER_EVENT_SOURCES}
+        for rule in self.ruleset.rules:
+            for source in rule.sources:
+                if source in by_source:
+                    by_source[source].append(rule)
+        self._by_source = by_source
+        self._version = self.ruleset.version
+
+    def reload_if_changed(self) -> None:
+        if self.ruleset.reload_if_changed():
+            self._refresh()
+
+    def wanted(self, events: Iterable[dict]) -> list[dict]:
+        by_source = self._by_source
+        out = []
+        for ev in events:
+            rules = by_source.get(source_of(ev) or "")
+            if rules:
+                for rule in rules:
+                    if rule.accepts(ev):
+                        out.append(ev)
+                        break
+        return out
