@@ -56,15 +56,23 @@ def demo(ctx, seconds, rate, workers, data_dir, summary_json):
     """Run the whole pipeline on the embedded stack with synthetic payments telemetry."""
     from sluice.demo import run_demo
 
-    _setup_logging(ctx.obj["verbose"]) if ctx.obj["verbose"] else None
+    if ctx.obj["verbose"]:
+        _setup_logging(True)
     settings = cli_settings(ctx, data_dir=data_dir, **{"ingest.workers": workers})
+    _run_checked(lambda: run_demo(settings, seconds, rate, summary_json, echo=click.echo))
+
+
+def _run_checked(run_fn) -> dict:
+    """Run a demo-like job; its errors become CLI errors, and a delivery check that
+    failed makes the exit status non-zero."""
     try:
-        result = run_demo(settings, seconds, rate, summary_json, echo=click.echo)
+        result = run_fn()
     except (ConfigError, SinkError, RuntimeError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from None
     if result["missing"] or result["duplicates"]:
         raise click.ClickException(f"delivery check failed: missing={result['missing']} "
                                    f"duplicates={result['duplicates']}")
+    return result
 
 
 @main.command()
@@ -126,13 +134,7 @@ def process(ctx, files, kind, fmt, data_dir, summary_json):
     from sluice.process import run_process
 
     settings = cli_settings(ctx, data_dir=data_dir)
-    try:
-        result = run_process(settings, list(files), kind, fmt, summary_json, echo=click.echo)
-    except (ConfigError, SinkError, RuntimeError, TimeoutError) as exc:
-        raise click.ClickException(str(exc)) from None
-    if result["missing"] or result["duplicates"]:
-        raise click.ClickException(f"delivery check failed: missing={result['missing']} "
-                                   f"duplicates={result['duplicates']}")
+    _run_checked(lambda: run_process(settings, list(files), kind, fmt, summary_json, echo=click.echo))
 
 
 @main.command()
