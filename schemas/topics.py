@@ -52,9 +52,9 @@ class Topics:
         return f"{self.prefix}.detect"
 
     @property
-    def detect_eval(self) -> str:
-        """The detect stage's internal single-partition topic (state co-partitioning)."""
-        return f"{self.prefix}.detect-eval"
+    def detect_inputs(self) -> list[str]:
+        """What the detect stage reads; single-partition topics (state co-partitioning)."""
+        return [self.detect, self.rollups, self.signals, self.deployments]
 
     @property
     def deployments(self) -> str:

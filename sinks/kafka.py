@@ -68,12 +68,12 @@ def ensure_topics(cfg: KafkaConfig, names: list[str], timeout: float = 30.0, par
 
 
 def ensure_sluice_topics(cfg: KafkaConfig) -> None:
-    """Every topic Sluice uses, with its own shape: the detect stage's internal topic has
-    one partition (its state lives in one place), silences are compacted."""
+    """Every topic Sluice uses, with its own shape: the detect stage's inputs have one
+    partition (its state lives in one place), silences are compacted."""
     t = cfg.topics
-    special = {t.detect_eval, t.silences}
+    special = {*t.detect_inputs, t.silences}
     ensure_topics(cfg, [n for n in t.all() if n not in special])
-    ensure_topics(cfg, [t.detect_eval], partitions=1)
+    ensure_topics(cfg, t.detect_inputs, partitions=1)
     ensure_topics(cfg, [t.silences], config={"cleanup.policy": "compact"})
 
 

@@ -1,17 +1,17 @@
 """The detect stage: a faust-streaming app over the reduced streams.
 
     sluice.detect (per-event items ingest pre-filtered for rules)  ┐
-    sluice.rollups (partial aggregates)                            ├─ route ─► {prefix}.detect-eval (1 partition)
-    sluice.signals, sluice.deployments                             ┘                  │
-                                            evaluate: rule state + alert state in faust Tables
-                                                     ─► alert topics, {prefix}.alert-history
+    sluice.rollups (partial aggregates)                            ├─ evaluate: rule state and alert
+    sluice.signals, sluice.deployments                             ┘  state in faust Tables
+                                            ─► alert topics, {prefix}.alert-history
 
-Why two agents: faust writes a table's changelog to the partition of the event being
-processed, so state must be co-partitioned with the stream that updates it. Routing
-every item onto one single-partition topic keeps every rule group's state in one
-place; the volume here is already reduced (rollups, signals, pre-filtered events).
-Timers cannot write tables (no current event), so a timer sends a tick message
-through the same topic and the evaluating agent does the timed work.
+Faust writes a table's changelog to the partition of the event being processed, so
+state must be co-partitioned with the streams that update it: these input topics have
+one partition each (see sinks.kafka.ensure_sluice_topics), which keeps every rule
+group's state in one place without re-producing every item to a repartition topic;
+the volume here is already reduced (rollups, signals, pre-filtered events). Timers
+cannot write tables (no current event), so a timer sends a tick message through the
+detect topic and the evaluating agent does the timed work.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
         web_enabled=False, broker_session_timeout=kafka.session_timeout_ms / 1000, broker_heartbeat_interval=1,
         topic_partitions=1, consumer_auto_offset_reset="earliest", processing_guarantee="at_least_once",
         topic_allow_declare=True, stream_wait_empty=False)
-    inputs = app.topic(topics.detect, topics.rollups, topics.signals, topics.deployments, value_serializer="raw")
-    evalq = app.topic(topics.detect_eval, value_serializer="raw", partitions=1)
+    inputs = app.topic(*topics.detect_inputs, value_serializer="raw")
+    ticks = app.topic(topics.detect, value_serializer="raw")
     rule_states = app.Table("rule-state", partitions=1)
     alert_states = app.Table("alert-state", partitions=1)
     alert_groups = app.Table("alert-groups", partitions=1)
@@ -111,11 +111,6 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
                 silences.apply(key, event.value)
 
     @app.agent(inputs)
-    async def route(stream):
-        async for value in stream:
-            await evalq.send(value=value)
-
-    @app.agent(evalq)
     async def evaluate(stream):
         async for value in stream:
             try:
@@ -155,7 +150,7 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
 
     @app.timer(cfg.tick_s)
     async def ticker():
-        await evalq.send(value=orjson.dumps({"_tick": time.time()}))
+        await ticks.send(value=orjson.dumps({"_tick": time.time()}))
 
     @app.timer(cfg.reload_check_s)
     async def reload_rules():

@@ -200,11 +200,12 @@ def resolve(record: object, parts: tuple[tuple[object, bool], ...]) -> object:
     i, n = 0, len(parts)
     while i < n:
         key, dotted = parts[i]
-        if isinstance(current, list) and isinstance(key, int) and not dotted:
+        if type(current) is list and type(key) is int and not dotted:
             current = current[key] if -len(current) <= key < len(current) else None
             i += 1
             continue
-        if not isinstance(current, Mapping):
+        # type() first: isinstance against the Mapping ABC costs more than the lookup itself.
+        if type(current) is not dict and not isinstance(current, Mapping):
             return None
         if not dotted:
             if key not in current:
@@ -213,11 +214,7 @@ def resolve(record: object, parts: tuple[tuple[object, bool], ...]) -> object:
             i += 1
             continue
         # Longest run of dotted parts first: attributes are flattened to "a.b.c" keys.
-        end = i + 1
-        while end < n and parts[end][1]:
-            end += 1
-        for stop in range(end, i, -1):
-            joined = ".".join(str(k) for k, _ in parts[i:stop])
+        for stop, joined in _candidates(parts, i):
             if joined in current:
                 current = current[joined]
                 i = stop
@@ -225,6 +222,25 @@ def resolve(record: object, parts: tuple[tuple[object, bool], ...]) -> object:
         else:
             return None
     return current
+
+
+_CANDIDATES: dict[tuple, dict[int, tuple[tuple[int, str], ...]]] = {}
+
+
+def _candidates(parts: tuple[tuple[object, bool], ...], i: int) -> tuple[tuple[int, str], ...]:
+    """(stop, "a.b.c") keys to try at position i, longest first; built once per path
+    (paths come from compiled rules, so the cache stays as small as the rule set)."""
+    per_path = _CANDIDATES.get(parts)
+    if per_path is None:
+        per_path = _CANDIDATES[parts] = {}
+    found = per_path.get(i)
+    if found is None:
+        end, n = i + 1, len(parts)
+        while end < n and parts[end][1]:
+            end += 1
+        found = per_path[i] = tuple((stop, ".".join(str(k) for k, _ in parts[i:stop]))
+                                    for stop in range(end, i, -1))
+    return found
 
 
 class Unary(Node):

@@ -76,6 +76,7 @@ class IngestOutput:
     by_topic: dict[str, list[tuple[bytes, bytes]]] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
+    event_sources: list[tuple[str, int]] = field(default_factory=list)  # (topic, partition) of each event
     redacted: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
 
@@ -98,6 +99,7 @@ class IngestOutput:
             for k, n in theirs.items():
                 mine[k] = mine.get(k, 0) + n
         self.events.extend(other.events)
+        self.event_sources.extend(other.event_sources)
 
 
 def _count(counter: dict, key: str, n: int = 1) -> None:
@@ -167,6 +169,7 @@ class Ingestor:
         ctx = DecodeContext(observed, self.times, auth_as_security=self.cfg.auth_as_security)
         by_topic = out.by_topic
         events = out.events if keep_events else None
+        sources = out.event_sources
         lineage = self.cfg.lineage
         hashing = bool(self.redactor.hash_fields)
         enrich = self.enricher.apply if self.enricher.active else None
@@ -235,6 +238,7 @@ class Ingestor:
                         bucket.append(item)
                         if events is not None:
                             events.append(ev)
+                            sources.append((topic, partition))
                         continue
                     self._generic(out, value, topic, partition, offset, stream, fmt, kind, ctx, need[i], events, d)
                     continue
@@ -274,6 +278,7 @@ class Ingestor:
         out.add(dest, f"{ev['tenant']}|{ev['service']}".encode(), b"".join((orjson.dumps(ev), b"")))
         if events is not None:
             events.append(ev)
+            out.event_sources.append(coords[:2])
 
     def _generic(self, out: IngestOutput, value: bytes, topic: str, partition: int, offset: int, stream: str,
                  fmt: str, stream_kind: str, ctx: DecodeContext, flagged: int, events: list | None,

@@ -78,28 +78,33 @@ class IngestWorker:
         return len(msgs)
 
     def _process(self, msgs, now: float) -> IngestOutput:
-        """Ingest per source partition (watermarks are per partition), then add the
-        closed windows' partials and the events rules want to the same output."""
-        total = IngestOutput()
-        by_partition: dict[tuple[str, int], list] = {}
-        for m in msgs:
-            by_partition.setdefault((m.topic(), m.partition()), []).append(
-                (m.value(), m.topic(), m.partition(), m.offset()))
+        """Ingest the batch in one call (the redaction pre-check has a per-call cost), then
+        aggregate per source partition (watermarks are per partition) and add the closed
+        windows' partials and the events rules want to the same output."""
+        out = self.ingestor.process([(m.value(), m.topic(), m.partition(), m.offset()) for m in msgs], now,
+                                    keep_events=True)
+        by_partition: dict[tuple[str, int], list[dict]] = {}
+        for ev, source in zip(out.events, out.event_sources, strict=True):
+            bucket = by_partition.get(source)
+            if bucket is None:
+                bucket = by_partition[source] = []
+            bucket.append(ev)
+        left_out: dict[str, int] = {}
+        for source, events in by_partition.items():
+            for reason, _event in self.aggregator.add_batch(events, partition=source):
+                left_out[reason] = left_out.get(reason, 0) + 1
+        for reason, n in left_out.items():
+            LATE.labels(reason).inc(n)
         dumps = orjson.dumps
-        for source, records in by_partition.items():
-            out = self.ingestor.process(records, now, keep_events=True)
-            total.merge(out)
-            for reason, _event in self.aggregator.add_batch(out.events, partition=source):
-                LATE.labels(reason).inc()
-            if self.detect is not None:
-                for ev in self.detect.wanted(out.events):
-                    total.add(self.topics.detect, f"{ev.get('tenant')}|{ev.get('service')}".encode(), dumps(ev))
+        if self.detect is not None:
+            for ev in self.detect.wanted(out.events):
+                out.add(self.topics.detect, f"{ev.get('tenant')}|{ev.get('service')}".encode(), dumps(ev))
+            if now >= self._next_reload_check:
+                self._next_reload_check = now + 5.0
+                self.detect.reload_if_changed()
         for partial in self.aggregator.close_ready(now):
-            total.add(self.topics.rollups, partial["key"].encode(), dumps(partial))
-        if self.detect is not None and now >= self._next_reload_check:
-            self._next_reload_check = now + 5.0
-            self.detect.reload_if_changed()
-        return total
+            out.add(self.topics.rollups, partial["key"].encode(), dumps(partial))
+        return out
 
     def _commit_transaction(self, by_topic: dict, offsets: list[TopicPartition]) -> None:
         for delay in backoff_delays():

@@ -51,6 +51,10 @@ class CanaryEvaluator(CompiledRule):
             return self.filter is None or self.filter.test(item)
         if source != self.m.samples:
             return False
+        # Only samples tagged with a deployment group can be canary or baseline evidence;
+        # checking that first keeps ordinary traffic (most samples) out of the detect stage.
+        if self.group_field is not None and not ast.resolve(item, self.group_field.parts):
+            return False
         return any(f is not None and f.test(item) for _, f, _ in self.metrics)
 
     def step(self, state: State, item: Mapping, now: float) -> list[Alert]:
