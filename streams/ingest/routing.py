@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from streams.detect.evaluators.base import CompiledRule, source_of
+from streams.detect.guards import passes, rule_guards
 from streams.detect.reload import RuleSet
 
 
@@ -23,11 +24,11 @@ class DetectFilter:
         self._refresh()
 
     def _refresh(self) -> None:
-        by_source: dict[str, list[CompiledRule]] = {s: [] for s in self.PER_EVENT_SOURCES}
+        by_source: dict[str, list[tuple[list, CompiledRule]]] = {s: [] for s in self.PER_EVENT_SOURCES}
         for rule in self.ruleset.rules:
             for source in rule.sources:
                 if source in by_source:
-                    by_source[source].append(rule)
+                    by_source[source].append((rule_guards(rule), rule))
         self._by_source = by_source
         self._version = self.ruleset.version
 
@@ -41,8 +42,8 @@ class DetectFilter:
         for ev in events:
             rules = by_source.get(source_of(ev) or "")
             if rules:
-                for rule in rules:
-                    if rule.accepts(ev):
+                for guards, rule in rules:
+                    if (not guards or passes(guards, ev)) and rule.accepts(ev):
                         out.append(ev)
                         break
         return out
