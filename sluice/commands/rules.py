@@ -1,4 +1,4 @@
-"""`sluice rules lint|test`: check the rule library before it reaches the detect app."""
+"""`sluice rules lint|test|backtest`: check the rule library before it reaches the detect app."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from sluice.commands.common import cli_settings, data_dir_option
 from streams.detect.lint import lint_path
 from streams.detect.loader import default_rules_path
 from streams.detect.ruletest import run_tests
@@ -55,3 +56,41 @@ def test(path: Path | None, rule_filter: str | None, verbose: bool) -> None:
                f"{len(failed)} failed" + (f", {len(errors)} rule file error(s)" if errors else ""))
     if failed or errors:
         raise SystemExit(1)
+
+
+@rules.command("backtest")
+@click.argument("rule_id")
+@click.option("--since", default="7d", show_default=True, help="How far back: 30m, 12h, 7d ...")
+@click.option("--path", "rules_path", type=click.Path(path_type=Path), default=None, help="Rule files (default ./rules).")
+@click.option("--show-sql", is_flag=True, help="Print the compiled SQL too.")
+@click.option("--format", "fmt", default="PrettyCompact", show_default=True, help="ClickHouse output format.")
+@data_dir_option
+@click.pass_context
+def backtest(ctx, rule_id: str, since: str, rules_path: Path | None, show_sql: bool, fmt: str, data_dir) -> None:
+    """List when RULE_ID would have fired over stored history (the rule compiled to ClickHouse SQL)."""
+    from schemas.errors import SinkError
+    from sluice.sqlclient import SqlClient
+    from streams.detect.loader import RuleLoadError, load_rules
+    from streams.detect.sql import SqlUnsupported, to_sql
+
+    settings = cli_settings(ctx, data_dir=data_dir)
+    try:
+        found = {r.id: r for r in load_rules(_path(rules_path))}
+    except RuleLoadError as exc:
+        raise click.ClickException(str(exc)) from None
+    if rule_id not in found:
+        raise click.ClickException(f"no rule {rule_id!r}; known: {', '.join(sorted(found))}")
+    try:
+        sql = to_sql(found[rule_id], since, settings.clickhouse.database)
+    except (SqlUnsupported, ValueError) as exc:
+        raise click.ClickException(f"{rule_id} cannot be backtested: {exc}") from None
+    if show_sql:
+        click.echo(sql)
+    client = SqlClient(settings)
+    try:
+        out = client.query(sql, fmt).decode()
+        click.echo(out if out else f"{rule_id}: no match in the last {since}", nl=not out)
+    except SinkError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
