@@ -38,12 +38,28 @@ class Pipeline:
         ensure_topics(stack.kafka, stack.kafka.topics.all())
         self.ingest = IngestWorker(stack.kafka, IngestConfig(group=f"{stack.kafka.topic_prefix}-ingest",
                                                              batch_timeout_s=0.2)).start()
-        self.store = self.new_store(store_batch)
+        self._store_batch = store_batch
+        self._store: StoreWorker | None = None
+        self.others: list[StoreWorker] = []
+
+    @property
+    def store(self) -> StoreWorker:
+        """Created on first use: a consumer that joins the group and leaves unused only
+        makes the next member's join wait."""
+        if self._store is None:
+            self._store = self.new_store(self._store_batch)
+        return self._store
+
+    @store.setter
+    def store(self, worker: StoreWorker) -> None:
+        self._store = worker
 
     def new_store(self, batch_size: int) -> StoreWorker:
         sink = ClickHouseSink(self.stack.clickhouse)
-        return StoreWorker(self.stack.kafka, StoreConfig(group=f"{self.stack.kafka.topic_prefix}-store",
-                                                         batch_size=batch_size, batch_timeout_s=0.2), sink).start()
+        worker = StoreWorker(self.stack.kafka, StoreConfig(group=f"{self.stack.kafka.topic_prefix}-store",
+                                                           batch_size=batch_size, batch_timeout_s=0.2), sink).start()
+        self.others.append(worker)
+        return worker
 
     @property
     def db(self) -> str:
@@ -69,8 +85,14 @@ class Pipeline:
             self.store.step()
 
     def close(self) -> None:
+        """Close everything this pipeline opened, even after a failed test: the process
+        can hold one chDB directory at a time, and a leaked one breaks every later test."""
         self.ingest.close()
-        self.store.close()
+        for worker in self.others:
+            try:
+                worker.close()
+            except Exception:  # noqa: BLE001 - already closed by the test
+                pass
 
 
 def values(events: list[dict]) -> list[bytes]:

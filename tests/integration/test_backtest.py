@@ -34,10 +34,12 @@ def test_backtest_lists_the_events_the_stream_evaluator_matches(tmp_path, embedd
               _sudo(3, "/bin/bash", actor="svc-deploy"), _sudo(4, "/bin/zsh", env="staging"), _sudo(5, "-i")]
     values = [orjson.dumps(e) for e in events]
     pipeline = Pipeline(stack)
-    produce(stack, "security", values)
-    pipeline.pump_ingest(len(events))
-    pipeline.pump_store("security_events", len(events))
-    pipeline.close()  # one process may hold the chDB directory: the CLI opens it next
+    try:
+        produce(stack, "security", values)
+        pipeline.pump_ingest(len(events))
+        pipeline.pump_store("security_events", len(events))
+    finally:
+        pipeline.close()  # one process may hold the chDB directory: the CLI opens it next
 
     rule = next(r for r in load_rules(default_rules_path()) if r.id == "security.sudo_root_shell")
     canonical = Ingestor(Topics(topic_prefix)).process(

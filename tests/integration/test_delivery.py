@@ -4,6 +4,8 @@ bad records in dead_letters with their reason and source offset."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.integration.harness import Pipeline, log_event, produce, values
@@ -13,6 +15,14 @@ pytestmark = pytest.mark.integration
 
 class Crash(Exception):
     """Stands for the process dying: nothing after the insert runs."""
+
+
+def step_until_crash(worker, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    with pytest.raises(Crash):
+        while True:
+            assert time.monotonic() < deadline, "the store consumed nothing to insert"
+            worker.step()
 
 
 @pytest.fixture
@@ -40,16 +50,13 @@ def test_events_land_exactly_once(pipeline, stack):
 def test_sink_killed_after_insert_before_commit_makes_no_duplicates(pipeline, stack, replay_batch):
     produce(stack, "logs", values([log_event(i) for i in range(3000)]))
     pipeline.pump_ingest(3000)
-    pipeline.store.close()
     victim = pipeline.new_store(batch_size=700)
 
     def die(_offsets):
         raise Crash()
 
     victim.consumer.commit = die
-    with pytest.raises(Crash):
-        while True:
-            victim.step()
+    step_until_crash(victim)
     inserted_before_crash = victim.sink.query_rows(f"SELECT count() AS n FROM {pipeline.db}.logs")[0]["n"]
     assert inserted_before_crash > 0
     victim.consumer.close()  # no commit happened: the replacement starts from the old offsets
@@ -67,12 +74,9 @@ def test_sink_killed_after_insert_before_commit_makes_no_duplicates(pipeline, st
 def test_dedup_token_drops_a_replayed_batch_even_without_offset_marks(pipeline, stack):
     produce(stack, "logs", values([log_event(i) for i in range(500)]))
     pipeline.pump_ingest(500)
-    pipeline.store.close()
     victim = pipeline.new_store(batch_size=500)
     victim.consumer.commit = lambda _o: (_ for _ in ()).throw(Crash())
-    with pytest.raises(Crash):
-        while True:
-            victim.step()
+    step_until_crash(victim)
     victim.consumer.close()
     victim.sink.close()
     pipeline.store = pipeline.new_store(batch_size=500)
