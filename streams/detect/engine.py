@@ -17,6 +17,9 @@ from collections.abc import Iterable, Mapping, MutableMapping
 
 from streams.detect.evaluators.base import Alert, CompiledRule, source_of
 
+TOUCHED = "_touched"  # wall-clock time the engine last updated a group's state
+IDLE_MARGIN_S = 60.0
+
 
 class Engine:
     def __init__(self, rules: Iterable[CompiledRule], states: MutableMapping[str, dict] | None = None,
@@ -39,6 +42,8 @@ class Engine:
                     continue
                 key = rule.state_key(rule.group_of(item))
                 state, produced = rule.evaluate(self.states.get(key), item, now)
+                if rule.idle_horizon() is not None:
+                    state[TOUCHED] = now
                 self.states[key] = state
             except Exception:  # noqa: BLE001 - isolate a faulty rule, keep evaluating the rest
                 if self.strict:
@@ -60,6 +65,14 @@ class Engine:
             rule = self.rules.get(key.split("/", 1)[0])
             if rule is None:
                 continue
+            horizon = rule.idle_horizon()
+            if horizon is not None:
+                touched = (self.states[key] or {}).get(TOUCHED)
+                if touched is not None and now - touched > horizon + IDLE_MARGIN_S:
+                    # Groups of high-cardinality keys (source IPs, actors) come and go:
+                    # without this, state grows with every distinct key ever seen.
+                    del self.states[key]
+                    continue
             try:
                 state, produced = rule.tick(self.states[key], now)
             except Exception:  # noqa: BLE001 - same isolation as process()

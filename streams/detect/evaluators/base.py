@@ -199,6 +199,11 @@ class CompiledRule:
     def on_tick(self, state: State, now: float) -> list[Alert]:
         return []
 
+    def idle_horizon(self) -> float | None:
+        """Seconds after which a group's state, untouched, can no longer matter (so the
+        engine drops it); None: keep it (baselines, dead-man checks, windows)."""
+        return None
+
     # -- alerts --------------------------------------------------------------
     def fingerprint(self, group: Mapping[str, str]) -> str:
         payload = json.dumps([self.id, sorted(group.items())], ensure_ascii=False, separators=(",", ":"))

@@ -43,6 +43,9 @@ class PatternEvaluator(CompiledRule):
     def violates(self, item: Mapping) -> bool:
         return True
 
+    def idle_horizon(self) -> float | None:
+        return float(self.throttle or 0.0)  # the state only remembers the last alert, for the throttle
+
     def step(self, state: State, item: Mapping, now: float) -> list[Alert]:
         if not self.violates(item):
             return []

@@ -45,6 +45,10 @@ class SequenceEvaluator(CompiledRule):
             ctx.problem(("then", "count"), "then: matches a single event; count is only for first:")
         self.throttle = model.throttle
 
+    def idle_horizon(self) -> float | None:
+        steps = [self.first.step.within] + ([self.then.step.within] if self.then is not None else [])
+        return max(*steps, self.throttle or 0.0)
+
     def accepts(self, item: Mapping) -> bool:
         if not super().accepts(item):
             return False
