@@ -17,19 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
-# OpenTelemetry severity numbers: the first number of each range.
-SEVERITY_NUMBERS = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
-
-
-def severity_text(number: int) -> str:
-    """Map an OpenTelemetry severity number (1..24) to its short text."""
-    if number <= 0:
-        return "UNSPECIFIED"
-    for text, low in reversed(SEVERITY_NUMBERS.items()):
-        if number >= low:
-            return text
-    return "TRACE"
-
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -19,7 +19,6 @@ class DetectFilter:
 
     def __init__(self, rules_path: Path | str):
         self.ruleset = RuleSet(rules_path)
-        self._version = 0
         self._by_source: dict[str, list[CompiledRule]] = {}
         self._refresh()
 
@@ -30,7 +29,6 @@ class DetectFilter:
                 if source in by_source:
                     by_source[source].append((rule_guards(rule), rule))
         self._by_source = by_source
-        self._version = self.ruleset.version
 
     def reload_if_changed(self) -> None:
         if self.ruleset.reload_if_changed():

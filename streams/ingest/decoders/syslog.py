@@ -194,22 +194,21 @@ def decode(value: bytes, ctx: DecodeContext) -> list[Decoded]:
     return [inner(fields, attributes, ctx)]
 
 
-def decode_5424(value: bytes, ctx: DecodeContext) -> list[Decoded]:
-    text = utf8(value)
+def _decode_with(parser, value: bytes, ctx: DecodeContext) -> list[Decoded]:
+    """A forced syslog flavour: a parse failure is a decode error, not a fallback."""
     try:
-        fields, attributes = parse_5424(text, ctx)
+        fields, attributes = parser(utf8(value), ctx)
     except (ValueError, IndexError, OverflowError) as exc:
         raise DecodeError("decode_error", f"syslog: {exc}") from None
     return [inner(fields, attributes, ctx)]
+
+
+def decode_5424(value: bytes, ctx: DecodeContext) -> list[Decoded]:
+    return _decode_with(parse_5424, value, ctx)
 
 
 def decode_3164(value: bytes, ctx: DecodeContext) -> list[Decoded]:
-    text = utf8(value)
-    try:
-        fields, attributes = parse_3164(text, ctx)
-    except (ValueError, IndexError, OverflowError) as exc:
-        raise DecodeError("decode_error", f"syslog: {exc}") from None
-    return [inner(fields, attributes, ctx)]
+    return _decode_with(parse_3164, value, ctx)
 
 
 _BARE_TAG = re.compile(r"([^\s\[\]:]{1,64})(?:\[([^\]\s]{1,32})\])?: ")
