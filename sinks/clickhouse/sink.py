@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import TypedDict
 
 import orjson
@@ -29,7 +30,9 @@ def dedup_token(topic: str, ranges: dict[int, tuple[int, int]]) -> str:
     """
     spec = ",".join(f"{p}:{a}-{b}" for p, (a, b) in sorted(ranges.items()))
     digest = hashlib.blake2b(f"{topic}|{spec}".encode(), digest_size=12).hexdigest()
-    return f"{topic}-{digest}"
+    # Only [A-Za-z0-9._-] of the topic: the token goes into a SQL string literal.
+    readable = re.sub(r"[^A-Za-z0-9._-]", "_", topic)
+    return f"{readable}-{digest}"
 
 
 class ClickHouseSink:

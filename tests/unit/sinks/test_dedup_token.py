@@ -1,3 +1,5 @@
+import re
+
 from sinks.clickhouse.sink import dedup_token
 
 
@@ -16,5 +18,6 @@ def test_token_differs_when_any_coordinate_differs():
 
 
 def test_token_is_safe_inside_a_sql_string():
-    token = dedup_token("we'ird.topic", {0: (1, 2)})
-    assert "'" not in token.split("-", 1)[1]
+    token = dedup_token("we'ird topic\\", {0: (1, 2)})
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", token), token
+    assert token != dedup_token("we_ird_topic_", {0: (1, 2)})  # sanitizing does not merge topics
