@@ -63,15 +63,24 @@ def test(path: Path | None, rule_filter: str | None, verbose: bool) -> None:
 @click.option("--since", default="7d", show_default=True, help="How far back: 30m, 12h, 7d ...")
 @click.option("--path", "rules_path", type=click.Path(path_type=Path), default=None, help="Rule files (default ./rules).")
 @click.option("--show-sql", is_flag=True, help="Print the compiled SQL too.")
-@click.option("--format", "fmt", default="PrettyCompact", show_default=True, help="ClickHouse output format.")
+@click.option("--format", "fmt", default="text", show_default=True,
+              help="text (one line per match, firing interval or alert), or a ClickHouse output format "
+                   "(JSONEachRow, PrettyCompact, CSV ...).")
 @data_dir_option
 @click.pass_context
 def backtest(ctx, rule_id: str, since: str, rules_path: Path | None, show_sql: bool, fmt: str, data_dir) -> None:
-    """List when RULE_ID would have fired over stored history (the rule compiled to ClickHouse SQL)."""
+    """List when RULE_ID would have fired over stored history (the rule compiled to ClickHouse SQL).
+
+    Supported kinds: pattern and compliance (one line per matching event), threshold
+    and ratio (one line per firing interval and group: started, resolved or ongoing,
+    value; also over `source: rollups`), sequence (one line per alert). anomaly,
+    canary and absence have no SQL form."""
+    import orjson
+
     from schemas.errors import SinkError
     from sluice.sqlclient import SqlClient
     from streams.detect.loader import RuleLoadError, load_rules
-    from streams.detect.sql import SqlUnsupported, to_sql
+    from streams.detect.sql import SqlUnsupported, output_kind, to_sql
 
     settings = cli_settings(ctx, data_dir=data_dir)
     try:
@@ -80,17 +89,45 @@ def backtest(ctx, rule_id: str, since: str, rules_path: Path | None, show_sql: b
         raise click.ClickException(str(exc)) from None
     if rule_id not in found:
         raise click.ClickException(f"no rule {rule_id!r}; known: {', '.join(sorted(found))}")
+    rule = found[rule_id]
     try:
-        sql = to_sql(found[rule_id], since, settings.clickhouse.database)
+        sql = to_sql(rule, since, settings.clickhouse.database)
     except (SqlUnsupported, ValueError) as exc:
         raise click.ClickException(f"{rule_id} cannot be backtested: {exc}") from None
     if show_sql:
         click.echo(sql)
     client = SqlClient(settings)
     try:
-        out = client.query(sql, fmt).decode()
-        click.echo(out if out else f"{rule_id}: no match in the last {since}", nl=not out)
+        out = client.query(sql, "JSONEachRow" if fmt == "text" else fmt).decode()
     except SinkError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         client.close()
+    if fmt != "text":
+        click.echo(out if out else f"{rule_id}: no match in the last {since}", nl=not out)
+        return
+    rows = [orjson.loads(line) for line in out.splitlines() if line.strip()]
+    groups = [text for text, _ in rule.group_paths]
+    kind = output_kind(rule)
+    for row in rows:
+        click.echo(_backtest_line(kind, row, groups))
+    noun = {"events": "matching event(s)", "intervals": "firing interval(s)", "alerts": "alert(s)"}[kind]
+    click.echo(f"{rule_id}: {len(rows)} {noun} in the last {since}")
+    if kind != "events":
+        click.echo("note: the backtest evaluates each group once per item time (per minute for rollups), in "
+                   "event-time order; see `streams/detect/sql` for where this can differ from the live stream.")
+
+
+def _backtest_line(kind: str, row: dict, groups: list[str]) -> str:
+    group = " ".join(f"{g}={row.get(g, '')}" for g in groups) or "(all)"
+    if kind == "events":
+        return f"{row['ts']}  {row['event_id']}  {group}"
+    if kind == "alerts":
+        return f"{row['fired']}  {group}  {row['count']} events since {row['started']}  (last: {row['event_id']})"
+    if row.get("resolved"):
+        end = f"resolved {row['resolved']}" + (" (no data)" if row.get("resolved_by") == "no data" else "")
+    else:
+        end = "ongoing"
+    value = row.get("value")
+    shown = f"{value:.4g}" if isinstance(value, int | float) else str(value)
+    return f"{group}  started {row['started']}  fired {row['fired']}  {end}  value={shown}"

@@ -1,0 +1,88 @@
+"""Compile rules to ClickHouse SQL over stored history (the basis of `rules backtest`).
+
+Every query reads what the detect stage would have seen and lists when the rule
+would have fired in the last `since`:
+
+- pattern / compliance (raw tables `logs`, `metrics`, `security_events`): one row
+  per matching event (ts, event_id, group columns); change windows and
+  allow-lists are compiled too; `throttle` is not applied.
+- threshold and ratio (raw tables, or `source: rollups`): one row per firing
+  interval and group: `started` (when the condition began to hold), `fired`
+  (when it had held for `for`), `resolved` (NULL while still firing) and
+  `resolved_by` ('condition', or 'no data' when the group sent nothing for the
+  rule's `stale_after`), `value` (at firing). Windows slide exactly like the
+  evaluator's (window functions over one row per group and evaluation time);
+  rollup items are rebuilt from `rollup_counts_1m` / `rollups_1m` (60 s windows),
+  see sql/rollups.py. Details and stages: sql/stateful.py.
+- sequence (raw tables): one row per alert (started, fired, count, event_id of
+  the event that fired), the evaluator's state machine replayed with arrayFold
+  (resets after an alert, `then` arming and expiry, `throttle`): sql/sequence.py.
+- anomaly, canary, absence: no SQL form (SqlUnsupported says why).
+
+Where the backtest approximates the stream:
+- items of one group at one time are evaluated together: several series of one
+  group in the same minute (or events with equal ts) are summed before the
+  condition is tested, and a threshold without windows holds only if it holds
+  for all of them; the stream tests after each item, in arrival order, which
+  storage does not keep. With one series per group the result is the stream's.
+- items are taken in event-time order; the stream sees late items late.
+- the stream resolves a silent firing group on a wall-clock timer; the backtest
+  uses event time (`stale_after` after its last item). A group silent for
+  `stale_after` while only pending starts over here, where the stream would keep
+  it pending.
+- the stream keeps at most 2000 buckets per group (MAX_BUCKETS); windows over
+  more items are not capped here.
+- only 60 s rollups are stored; the stream must be evaluating 60 s windows.
+
+Semantics follow the evaluator: string matchers are case-insensitive unless
+`cased`, a missing map key is '' (the evaluator's null), numeric comparisons on
+string attributes parse them as numbers. ClickHouse regexes are RE2: lookbehind
+and possessive quantifiers, accepted by the live evaluator, fail here.
+"""
+
+from __future__ import annotations
+
+from streams.detect.durations import parse_duration
+from streams.detect.evaluators.base import CompiledRule
+from streams.detect.evaluators.pattern import PatternEvaluator
+from streams.detect.evaluators.sequence import SequenceEvaluator
+from streams.detect.evaluators.threshold import RatioEvaluator, ThresholdEvaluator
+from streams.detect.sql.events import pattern_sql
+from streams.detect.sql.exprs import SqlUnsupported, quote
+from streams.detect.sql.sequence import sequence_sql
+from streams.detect.sql.stateful import ratio_sql, threshold_sql
+
+__all__ = ["SqlUnsupported", "quote", "to_sql", "output_kind", "UNSUPPORTED"]
+
+UNSUPPORTED = {
+    "anomaly": "its baseline (EWMA / seasonal history) lives in the detect stage's state and is not stored",
+    "canary": "it compares live canary and baseline groups of one deployment while it runs; "
+              "no table keeps the per-deployment comparison state",
+    "absence": "it fires on the detect stage's wall-clock timer when nothing arrives; stored rows "
+               "cannot show the seeded groups or when the timer ran",
+}
+
+
+def output_kind(rule: CompiledRule) -> str:
+    """'events' (one row per match), 'intervals' (firing intervals) or 'alerts' (sequence alerts)."""
+    if isinstance(rule, PatternEvaluator):
+        return "events"
+    if isinstance(rule, SequenceEvaluator):
+        return "alerts"
+    return "intervals"
+
+
+def to_sql(rule: CompiledRule, since: float | str = "7d", database: str = "sluice") -> str:
+    """ClickHouse SQL listing when `rule` would have fired in the last `since`; SqlUnsupported otherwise."""
+    since_s = parse_duration(since)
+    if isinstance(rule, PatternEvaluator):
+        return pattern_sql(rule, since_s, database)
+    if isinstance(rule, RatioEvaluator):
+        return ratio_sql(rule, since_s, database)
+    if isinstance(rule, ThresholdEvaluator):
+        return threshold_sql(rule, since_s, database)
+    if isinstance(rule, SequenceEvaluator):
+        return sequence_sql(rule, since_s, database)
+    reason = UNSUPPORTED.get(rule.kind, "no SQL form is written for it")
+    raise SqlUnsupported(f"kind {rule.kind!r} has no SQL form: {reason} "
+                         "(supported: pattern, compliance, threshold, ratio, sequence)")
