@@ -40,8 +40,14 @@ class Engine:
             try:
                 if not rule.accepts(item):
                     continue
-                key = rule.state_key(rule.group_of(item))
-                state, produced = rule.evaluate(self.states.get(key), item, now)
+                group = rule.group_of(item)
+                key = rule.state_key(group)
+                previous = self.states.get(key)
+                state, produced = rule.evaluate(previous, item, now)
+                if not produced and state == (previous if previous is not None else rule.initial_state(group, now)):
+                    # Nothing to remember (a success login from an address with no failures):
+                    # no write, so no changelog record and no state for a group that never mattered.
+                    continue
                 if rule.idle_horizon() is not None:
                     state[TOUCHED] = now
                 self.states[key] = state

@@ -2,7 +2,8 @@
 
 `value` is read from each rollup or metric sample of the group. Rollups are
 combined per window first (`combine`, default sum: the group's refunds are the
-sum over its card/SEPA/... series; a re-emitted series replaces its own entry),
+sum over its card/SEPA/... series; each partial counts once, so a series split
+across ingest workers past the merge grace adds up for sum and counts twice for avg),
 and a window is scored when a later window arrives, or on `tick` once it has
 waited two window lengths. A raw metric sample is a point of its own.
 
@@ -27,13 +28,15 @@ from streams.detect.evaluators.base import (
     Lifecycle,
     State,
     item_time,
-    series_key,
 )
 from streams.detect.model import AnomalyRule
 
 MIN_STALE = 900.0
 MIN_WAIT = 60.0
-_COMBINE = {"sum": sum, "max": max, "min": min, "avg": lambda v: sum(v) / len(v)}
+# Running combination of a window's series values: (accumulated, new value) -> accumulated.
+# The state keeps one number per group and window, not one per series: it travels in
+# every changelog write, and a payments group can have thousands of merchant series.
+_COMBINE = {"sum": lambda a, x: a + x, "avg": lambda a, x: a + x, "max": max, "min": min}
 
 
 class AnomalyEvaluator(CompiledRule):
@@ -69,10 +72,12 @@ class AnomalyEvaluator(CompiledRule):
         if pending is None:
             if start <= state.get("last_start", -math.inf):
                 return alerts  # a window already scored: counting it twice would shrink the spread
-            pending = {"start": start, "end": item_time(item), "arrived": now, "values": {}}
+            pending = {"start": start, "end": item_time(item), "arrived": now, "acc": float(x), "n": 1}
         elif start < pending["start"]:
             return alerts
-        pending["values"][series_key(item)] = float(x)
+        else:
+            pending["acc"] = _COMBINE[self.m.combine](pending["acc"], float(x))
+            pending["n"] += 1
         state["pending"] = pending
         return alerts
 
@@ -86,7 +91,7 @@ class AnomalyEvaluator(CompiledRule):
     def _flush(self, state: State, now: float) -> list[Alert]:
         pending = state.pop("pending")
         state["last_start"] = pending["start"]
-        combined = _COMBINE[self.m.combine](list(pending["values"].values()))
+        combined = pending["acc"] / pending["n"] if self.m.combine == "avg" else pending["acc"]
         return self._point(state, combined, pending["end"], now, slot_t=pending["start"])
 
     def _point(self, state: State, x: float, t: float, now: float, slot_t: float | None = None) -> list[Alert]:

@@ -64,6 +64,26 @@ def _store(state: State, item: Mapping, values: list, horizon: float) -> float:
     return watermark
 
 
+def _accumulate(state: State, item: Mapping, values: list, horizon: float) -> float:
+    """Add the item's numbers to its window's bucket, drop what left the longest window;
+    return the watermark. Ratios only need sums, so one bucket per window however many
+    series (merchants x currencies ...) contribute: the state stays a few buckets
+    instead of one per series, which every changelog write would carry."""
+    start, end = _bucket_bounds(item)
+    buckets = state.get("buckets", [])
+    for bucket in buckets:
+        if bucket[0] == start and bucket[1] == end:
+            bucket[3] = [y if x is None else x if y is None else x + y for x, y in zip(bucket[3], values, strict=True)]
+            break
+    else:
+        buckets.append([start, end, "", values])
+        buckets.sort(key=lambda b: b[0])
+    watermark = max(end, state.get("watermark") or end)
+    state["buckets"] = [b for b in buckets if b[1] > watermark - horizon][-MAX_BUCKETS:]
+    state["watermark"] = watermark
+    return watermark
+
+
 def _in_window(state: State, watermark: float, window: float) -> list[list]:
     return [b for b in state["buckets"] if b[1] > watermark - window or b[1] == watermark]
 
@@ -175,8 +195,8 @@ class RatioEvaluator(CompiledRule):
     def step(self, state: State, item: Mapping, now: float) -> list[Alert]:
         if self.numerator is None or self.denominator is None or self.condition is None:
             return []
-        t = _store(state, item, [_safe_number(self.numerator, item), _safe_number(self.denominator, item)],
-                   self.horizon)
+        t = _accumulate(state, item, [_safe_number(self.numerator, item), _safe_number(self.denominator, item)],
+                        self.horizon)
         context = dict(item)
         for suffix, window in self.windows.items():
             buckets = _in_window(state, t, window)

@@ -27,3 +27,32 @@ def test_idle_sequence_state_is_dropped_and_dead_man_state_is_kept():
     engine.tick(t0 + horizon + IDLE_MARGIN_S + 1)
     assert not [k for k in engine.states if k.startswith("security.")]
     assert kept_before and kept_before <= set(engine.states)  # absence (dead-man) groups stay
+
+
+class _CountingStates(dict):
+    def __init__(self):
+        super().__init__()
+        self.writes = 0
+
+    def __setitem__(self, key, value):
+        self.writes += 1
+        super().__setitem__(key, value)
+
+
+def test_an_item_that_changes_nothing_writes_no_state():
+    rules = [r for r in load_rules(default_rules_path()) if r.id == "security.success_after_failures"]
+    states = _CountingStates()
+    engine = Engine(rules, states=states)
+    t0 = 1_800_000_000.0
+    success = {**_failed_login("198.51.100.7", t0), "outcome": "success", "event_id": "ok"}
+    for i in range(100):  # ordinary logins from addresses that never failed
+        engine.process({**success, "source_ip": f"10.0.0.{i}"}, t0)
+    assert states.writes == 0 and not states
+    engine.process(_failed_login("198.51.100.7", t0), t0)
+    assert states.writes == 1
+    engine.process({**success, "source_ip": "10.0.0.1"}, t0 + 1)
+    assert states.writes == 1
+    for i in range(5):
+        engine.process(_failed_login("198.51.100.7", t0 + 2 + i), t0 + 2 + i)
+    fired = engine.process({**success, "ts": t0 + 10}, t0 + 10)
+    assert [a["rule_id"] for a in fired] == ["security.success_after_failures"]
