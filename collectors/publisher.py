@@ -61,7 +61,7 @@ class Publisher:
         produce = self.producer.produce
         poll = self.producer.poll
         for stream, items in by_stream.items():
-            topic = self.topics.raw(stream)
+            topic = self.topics.entry(stream)
             for key, value in items:
                 while True:
                     try:
@@ -71,7 +71,7 @@ class Publisher:
                         poll(0.05)
                 if not key:
                     self.stats.poison += 1
-            self.stats.produced[stream] += len(items)
+            self.stats.produced[stream] = self.stats.produced.get(stream, 0) + len(items)
         poll(0)
 
     def flush(self, timeout: float = 60.0) -> int:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import orjson
 
@@ -118,11 +119,6 @@ def _security_templates(rng: random.Random, n: int) -> list[dict]:
     return out
 
 
-@dataclass
-class GeneratedBatch:
-    by_stream: dict[str, list[tuple[bytes, bytes]]] = field(default_factory=dict)
-
-
 class SyntheticSource:
     """Makes (key, value) records per stream; key = the event id (b"" for poison)."""
 
@@ -136,7 +132,9 @@ class SyntheticSource:
         self.poison_every = poison_every
         self._count = 0
 
-    def batch(self, n: int, now: float | None = None) -> dict[str, list[tuple[bytes, bytes]]]:
+    def batch(self, n: int, now: float | None = None,
+              alter: Callable[[str, dict], None] | None = None) -> dict[str, list[tuple[bytes, bytes]]]:
+        """`n` records stamped `now`; `alter(stream, event)` may change each event (an incident)."""
         now = time.time() if now is None else now
         rng = self.rng
         out: dict[str, list[tuple[bytes, bytes]]] = {"logs": [], "metrics": [], "security": []}
@@ -154,6 +152,8 @@ class SyntheticSource:
             stream = "logs" if r < cut_logs else "metrics" if r < cut_metrics else "security"
             pool = t[stream]
             d = dict(pool[int(rng.random() * len(pool))])
+            if alter is not None:
+                alter(stream, d)
             eid = next_id(now)
             d["event_id"] = eid
             d["ts"] = now

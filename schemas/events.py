@@ -62,6 +62,26 @@ class SecurityEvent(_Event):
     message: str = Field(default="", description="original line or description (redacted)")
 
 
+class DeploymentEvent(BaseModel):
+    """A deployment announced by the delivery pipeline (`sluice deploy`, topic
+    {prefix}.deployments): a canary rule compares the canary group's metrics with the
+    baseline group's from then on; the `deployments` table keeps the history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["deployment"] = "deployment"
+    event_id: str = Field(description="UUIDv7 assigned by the announcer")
+    ts: float = Field(description="when the deployment started, UTC epoch seconds")
+    tenant: str = Field(default="default", description="tenant the service belongs to")
+    service: str = Field(min_length=1, description="deployed service, as in its telemetry's `service`")
+    env: str = Field(default="prod", description="deployment environment")
+    version: str = Field(min_length=1, description="version being rolled out")
+    canary_group: str = Field(default="canary", description="value of the metrics' `deployment_group` label on canary hosts")
+    baseline_group: str = Field(default="baseline", description="value of that label on the hosts still on the old version")
+    actor: str = Field(default="", description="who (or which pipeline) deployed")
+    description: str = Field(default="", description="change summary, ticket or commit")
+
+
 class DeadLetter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

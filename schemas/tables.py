@@ -70,11 +70,18 @@ TABLES: dict[str, TableSpec] = {
     "silences": TableSpec("silences", (
         ("id", "String"), ("matchers", "Array(String)"), ("starts_at", "Float64"), ("ends_at", "Float64"),
         ("created_by", "String"), ("comment", "String"), ("state", "String"), ("ts", "Float64"))),
+    # schemas.events.DeploymentEvent records of the deployments topic.
+    "deployments": TableSpec("deployments", (
+        ("event_id", "UUID"), ("ts", "Float64"), ("tenant", "String"), ("service", "String"), ("env", "String"),
+        ("version", "String"), ("canary_group", "String"), ("baseline_group", "String"), ("actor", "String"),
+        ("description", "String"))),
     # `sluice dlq replay` records what it re-fed, so a second replay skips it.
     "dlq_replays": TableSpec("dlq_replays", (
         ("dead_letter_id", "UUID"), ("ts", "Float64"), ("reason", "String"), ("to_topic", "String"),
         ("replayed_by", "String"))),
 }
 
+# Tables of the canonical events ingest writes (they carry `attributes`).
+INGESTED_TABLES = ("logs", "metrics", "security_events")
 # Tables whose rows carry a unique event_id (used by the duplicate and missing checks).
-EVENT_TABLES = ("logs", "metrics", "security_events", "dead_letters")
+EVENT_TABLES = (*INGESTED_TABLES, "dead_letters", "deployments")

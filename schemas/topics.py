@@ -14,6 +14,14 @@ class Topics:
     def raw(self, stream: str) -> str:
         return f"{self.prefix}.raw.{stream}"
 
+    def entry(self, stream: str) -> str:
+        """The topic records of `stream` enter the pipeline on: a raw topic for the
+        streams ingest decodes, the deployments topic for deployment announcements
+        (validated by their producer); anything else is read as logs."""
+        if stream == "deployments":
+            return self.deployments
+        return self.raw(stream if stream in STREAMS else "logs")
+
     def normalized(self, stream: str) -> str:
         return f"{self.prefix}.{stream}"
 
@@ -48,13 +56,13 @@ class Topics:
 
     @property
     def detect(self) -> str:
-        """Per-event items ingest pre-filtered for the rules (the detect stage's input)."""
+        """Events and rollup partials ingest pre-filtered for the rules (the detect stage's input)."""
         return f"{self.prefix}.detect"
 
     @property
     def detect_inputs(self) -> list[str]:
         """What the detect stage reads; single-partition topics (state co-partitioning)."""
-        return [self.detect, self.rollups, self.signals, self.deployments]
+        return [self.detect, self.signals, self.deployments]
 
     @property
     def deployments(self) -> str:

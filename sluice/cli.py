@@ -35,10 +35,11 @@ def main(ctx: click.Context, config: Path | None, verbose: bool) -> None:
 
 def _register_subcommands() -> None:
     from sluice.commands.alerts import alerts, silence
+    from sluice.commands.deploy import deploy
     from sluice.commands.dlq import dlq
     from sluice.commands.rules import rules
 
-    for group in (rules, silence, alerts, dlq):
+    for group in (rules, silence, alerts, dlq, deploy):
         main.add_command(group)
 
 
@@ -47,19 +48,22 @@ def _register_subcommands() -> None:
               help="How long the synthetic collector publishes.")
 @click.option("--rate", type=click.FloatRange(min=1), default=5000, show_default=True,
               help="Events per second the synthetic collector publishes.")
+@click.option("--speed", type=click.FloatRange(min=1, max=10_000), default=None,
+              help="Platform seconds per wall second (default: fast enough for every incident to fire and "
+                   "resolve within --seconds; 1 = real time).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Ingest worker processes.")
 @data_dir_option
 @click.option("--summary-json", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the run summary as JSON here.")
 @click.pass_context
-def demo(ctx, seconds, rate, workers, data_dir, summary_json):
+def demo(ctx, seconds, rate, speed, workers, data_dir, summary_json):
     """Run the whole pipeline on the embedded stack with synthetic payments telemetry."""
     from sluice.demo import run_demo
 
     if ctx.obj["verbose"]:
         _setup_logging(True)
     settings = cli_settings(ctx, data_dir=data_dir, **{"ingest.workers": workers})
-    _run_checked(lambda: run_demo(settings, seconds, rate, summary_json, echo=click.echo))
+    _run_checked(lambda: run_demo(settings, seconds, rate, summary_json, echo=click.echo, speed=speed))
 
 
 def _run_checked(run_fn) -> dict:

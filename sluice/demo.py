@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from collectors.incidents import IncidentScript
+from collectors.incidents import SCENARIO_S, IncidentScript
 from collectors.publisher import Publisher, run_at_rate
 from collectors.synthetic import SyntheticSource
 from schemas.errors import ConfigError
@@ -18,8 +18,9 @@ from sluice import summary
 from sluice.settings import Settings
 from sluice.sqlclient import SqlClient
 from sluice.stack import Stack
+from streams.clock import ClockConfig
 
-ALERT_WAIT_S = 20.0
+ALERT_WAIT_S = 30.0
 
 
 class DrainTimeout(RuntimeError):
@@ -62,15 +63,17 @@ def wait_quiet(read: Callable[[], int], quiet_s: float, timeout: float) -> int:
 
 
 def wait_alerts(settings: Settings, expected: set[str], timeout: float, echo: Callable[[str], None]) -> list[dict]:
-    """Alerts on the notification topic, waiting up to `timeout` for each injected
-    incident's rule (grouping holds notifications back for group_wait)."""
+    """Alerts on the notification topic, waiting up to `timeout` until each injected
+    incident's rule has notified firing and then resolved."""
     deadline = time.monotonic() + timeout
     while True:
         alerts = summary.alerts_on_topic(settings.kafka)
-        missing = expected - {a.get("rule_id") for a in alerts}
+        seen = {(a.get("rule_id"), a.get("status")) for a in alerts}
+        missing = sorted(f"{rule} {status}" for rule in expected for status in ("firing", "resolved")
+                         if (rule, status) not in seen)
         if not missing or time.monotonic() >= deadline:
             if missing:
-                echo(f"warning: no alert yet from {sorted(missing)}")
+                echo(f"warning: no notification yet for {', '.join(missing)}")
             return alerts
         time.sleep(1.0)
 
@@ -82,10 +85,19 @@ def wait_alerts_settled(settings: Settings, quiet_s: float) -> list[dict]:
     return summary.alerts_on_topic(settings.kafka)
 
 
+def demo_speed(seconds: float) -> float:
+    """How much faster than the wall clock platform time must run for the incident
+    script (windows, `for`, canary analysis, resolution) to play out in `seconds`."""
+    return max(1.0, round(SCENARIO_S / seconds, 2))
+
+
 def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path | None,
-             echo: Callable[[str], None] = print) -> dict:
+             echo: Callable[[str], None] = print, speed: float | None = None) -> dict:
     if not settings.clickhouse.embedded:
         raise ConfigError("the demo runs on the embedded stack; unset the ClickHouse URL", key="clickhouse.url")
+    speed = demo_speed(seconds) if speed is None else speed
+    settings.clock = ClockConfig(speed=speed, origin=time.time())
+    clock = settings.clock
     run_dir = settings.data_dir / "runs" / time.strftime("%Y%m%dT%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(settings)
@@ -96,15 +108,24 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
         cluster = kafka_cluster_id(settings.kafka)
         echo(f"broker {settings.kafka.bootstrap_servers}, SQL {stack.sql_url}, "
              f"{settings.ingest.workers} ingest worker(s); publishing {rate:,.0f} events/s for {seconds:.0f}s")
+        incidents = IncidentScript(seconds * speed)
+        echo(f"platform time runs {speed:g}x the wall clock: {seconds:.0f}s cover {seconds * speed / 60:.0f} min "
+             f"of payments traffic, so the rules' real windows apply")
+        for inc in incidents.incidents:
+            echo(f"  incident at +{inc.at_s / 60:4.1f} min: {inc.name} -> {', '.join(inc.expected_rules)}")
+        for name in incidents.skipped:
+            echo(f"  skipped (needs more platform time than this run covers): {name}")
         source = SyntheticSource()
-        incidents = IncidentScript(seconds)
         pub = Publisher(settings.kafka)
         started = time.monotonic()
+        platform_start = clock.now()
 
         def make_batch(n: int) -> dict:
-            batch = source.batch(n)
-            for stream, items in incidents.due(time.monotonic() - started).items():
-                batch[stream].extend(items)
+            now = clock.now()
+            elapsed = now - platform_start
+            batch = source.batch(n, now, incidents.alteration(elapsed))
+            for stream, items in incidents.due(elapsed, now).items():
+                batch.setdefault(stream, []).extend(items)
             return batch
 
         def tick(elapsed: float) -> None:
@@ -138,6 +159,8 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
         acked_file.write_bytes(b"\n".join(pub.acked_ids) + b"\n")
         result = {
             "seconds": round(total_s, 3),
+            "speed": speed,
+            "platform_seconds": round(clock.now() - platform_start, 1),
             "produced": dict(pub.stats.produced),
             "rows": summary.rows_per_table(sql, cluster),
             "missing": summary.missing(sql, cluster, acked_file),

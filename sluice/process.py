@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 
 from collectors.publisher import Publisher
-from schemas.tables import EVENT_TABLES
+from schemas.tables import INGESTED_TABLES
 from sinks.kafka import kafka_cluster_id
 from sluice import summary
 from sluice.demo import wait_alerts_settled, wait_quiet
@@ -53,7 +53,7 @@ def missing_records(sql: SqlClient, cluster: str, acked_file: Path) -> int:
     """Acknowledged records (topic/partition/offset per line) with neither an event nor a dead letter."""
     db = sql.database
     parts = [f"SELECT attributes['sluice.source'] AS src FROM {db}.{t} WHERE _cluster = '{cluster}'"
-             for t in EVENT_TABLES if t != "dead_letters"]
+             for t in INGESTED_TABLES]
     parts.append(f"SELECT concat(source_topic, '/', toString(source_partition), '/', toString(source_offset)) "
                  f"FROM {db}.dead_letters WHERE _cluster = '{cluster}'")
     path = str(acked_file.resolve()).replace("'", "\\'")

@@ -14,6 +14,7 @@ from schemas.errors import ConfigError
 from sinks.clickhouse import ClickHouseConfig
 from sinks.kafka import KafkaConfig
 from streams.aggregate import WindowConfig
+from streams.clock import ClockConfig
 from streams.detect.app import DetectConfig
 from streams.ingest.pipeline import IngestConfig
 from streams.store import StoreConfig
@@ -29,6 +30,7 @@ class Settings(BaseSettings):
     store: StoreConfig = Field(default_factory=StoreConfig)
     detect: DetectConfig = Field(default_factory=DetectConfig)
     windows: WindowConfig = Field(default_factory=WindowConfig)
+    clock: ClockConfig = Field(default_factory=ClockConfig)
     metrics_port: int | None = Field(default=None, ge=0, le=65535, description="base port of the Prometheus /metrics endpoints (one per process: base, base+1, ...); unset = off")
 
     @model_validator(mode="after")

@@ -23,8 +23,10 @@ def _metrics_port(settings: Settings, offset: int) -> int | None:
 def run_ingest(settings: Settings, worker_index: int = 0) -> None:
     stopper = Stopper()
     metrics.serve(_metrics_port(settings, 1 + worker_index))
-    detect = DetectFilter(settings.detect.resolved_rules_path) if settings.detect.prefilter else None
-    worker = IngestWorker(settings.kafka, settings.ingest, worker_index, settings.windows, detect).start()
+    detect = DetectFilter(settings.detect.resolved_rules_path, settings.detect.rollup_window_s,
+                          everything=not settings.detect.prefilter)
+    worker = IngestWorker(settings.kafka, settings.ingest, worker_index, settings.windows, detect,
+                          clock=settings.clock.now).start()
     log.info("ingest worker %d running against %s", worker_index, settings.kafka.bootstrap_servers)
     try:
         worker.run(stopper)
@@ -75,5 +77,5 @@ def run_detect(settings: Settings) -> None:
         return AlertManager(alerting, states, groups, silences, database=settings.clickhouse.database,
                             topic_prefix=kafka.topic_prefix)
 
-    app = build_app(kafka, settings.detect, manager, silences)
+    app = build_app(kafka, settings.detect, manager, silences, clock=settings.clock.now)
     faust.Worker(app, loglevel="info").execute_from_commandline()

@@ -17,9 +17,10 @@ from functools import partial
 
 import orjson
 from confluent_kafka import Message, TopicPartition
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.errors import SinkError
+from schemas.events import DeploymentEvent
 from schemas.ids import stable_event_id
 from schemas.tables import TABLES
 from sinks.clickhouse import ClickHouseSink, RawBatch
@@ -41,6 +42,10 @@ class StoreConfig(BaseModel):
     batch_size: int = Field(default=50000, ge=1, description="max records per ClickHouse insert round")
     batch_timeout_s: float = Field(default=0.25, gt=0, description="max wait for a batch to fill; bounds freshness")
 
+# Streams other tools write straight to their topic (no ingest in front): checked here,
+# record by record; they are low-volume.
+VALIDATED: dict[str, type[BaseModel]] = {"deployments": DeploymentEvent}
+
 
 class StoreWorker:
     def __init__(self, kafka: KafkaConfig, cfg: StoreConfig, sink: ClickHouseSink):
@@ -53,6 +58,7 @@ class StoreWorker:
         self.stream_of_topic[topics.alert_history] = "alert_history"
         self.stream_of_topic[topics.silences] = "silences"
         self.stream_of_topic[topics.dlq_replays] = "dlq_replays"
+        self.stream_of_topic[topics.deployments] = "deployments"
         self.consumer: BatchConsumer | None = None
         # (topic, partition) -> highest offset already in ClickHouse
         self.stored: dict[tuple[str, int], int] = {}
@@ -128,6 +134,8 @@ class StoreWorker:
 
     def _write(self, topic: str, batch: RawBatch, ranges: dict[int, tuple[int, int]]) -> None:
         stream = self.stream_of_topic[topic]
+        if stream in VALIDATED:
+            batch = self._drop_invalid(topic, VALIDATED[stream], batch)
         try:
             self._insert(TABLES[stream].table, partial(self.sink.write, stream, batch, dedup_token(topic, ranges)))
         except SinkError as exc:
@@ -180,7 +188,7 @@ class StoreWorker:
         those, so one poison record neither blocks the partition nor is lost."""
         n = len(batch["raw"])
         if n == 1 or stream == "dlq":
-            self._dead_letter_rejected(topic, batch, exc)
+            self._dead_letter(topic, batch, "sink_rejected", str(exc), exc)
             return
         half = n // 2
         for part in ({k: v[:half] for k, v in batch.items()}, {k: v[half:] for k, v in batch.items()}):
@@ -195,23 +203,39 @@ class StoreWorker:
                     raise
                 self._isolate(topic, stream, part, inner)
 
-    def _dead_letter_rejected(self, topic: str, batch: RawBatch, exc: SinkError) -> None:
-        if self.stream_of_topic[topic] == "dlq":
+    def _drop_invalid(self, topic: str, model: type[BaseModel], batch: RawBatch) -> RawBatch:
+        """Records of a topic other tools write (no ingest in front): the invalid ones
+        become dead letters instead of rows of defaults."""
+        bad: dict[int, str] = {}
+        for i, raw in enumerate(batch["raw"]):
+            try:
+                model.model_validate_json(raw)
+            except ValidationError as exc:
+                bad[i] = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in exc.errors())
+        if not bad:
+            return batch
+        for i, detail in bad.items():
+            self._dead_letter(topic, {k: v[i:i + 1] for k, v in batch.items()}, "schema_violation", detail)
+        return {k: [x for i, x in enumerate(v) if i not in bad] for k, v in batch.items()}
+
+    def _dead_letter(self, topic: str, batch: RawBatch, reason: str, detail: str,
+                     exc: SinkError | None = None) -> None:
+        if exc is not None and self.stream_of_topic[topic] == "dlq":
             # Nowhere further to send it: this is a bug in our own DLQ records.
             log.error("store: ClickHouse rejected %d dead-letter records: %s", len(batch["raw"]), exc)
             raise exc
         now = time.time()
         rows = [orjson.dumps({
-            "event_id": stable_event_id(topic, p, o), "ts": now, "reason": "sink_rejected",
-            "detail": str(exc)[:1000], "source_topic": topic, "source_partition": p, "source_offset": o,
+            "event_id": stable_event_id(topic, p, o), "ts": now, "reason": reason,
+            "detail": detail[:1000], "source_topic": topic, "source_partition": p, "source_offset": o,
             "kind": self.stream_of_topic[topic], "payload": raw}).decode()
             for raw, p, o in zip(batch["raw"], batch["_partition"], batch["_offset"], strict=True)]
         dlq_batch: RawBatch = {"raw": rows, "_cluster": batch["_cluster"], "_topic": batch["_topic"], "_partition": batch["_partition"],
                                "_offset": batch["_offset"]}
-        token = "rejected-" + dedup_token(topic, {
+        token = f"{reason}-" + dedup_token(topic, {
             p: (o, o) for p, o in zip(batch["_partition"], batch["_offset"], strict=True)})
         self._insert("dead_letters", partial(self.sink.write, "dlq", dlq_batch, token))
-        DROPPED.labels(STAGE, "sink_rejected").inc(len(rows))
+        DROPPED.labels(STAGE, reason).inc(len(rows))
 
     def close(self) -> None:
         if self.consumer is not None:

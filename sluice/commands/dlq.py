@@ -90,7 +90,7 @@ def replay(ctx, reason, since_hours, limit, actor, dry_run, data_dir):
     actor = actor or getpass.getuser()
     now = time.time()
     for r in rows:
-        target = topics.raw(r["kind"]) if r["kind"] in ("logs", "metrics", "security") else topics.raw("logs")
+        target = topics.entry(r["kind"])
         producer.produce(target, r["payload"].encode())
         audit = {"dead_letter_id": r["id"], "ts": now, "reason": r["reason"], "to_topic": target,
                  "replayed_by": actor}

@@ -1,7 +1,7 @@
 """The detect stage: a faust-streaming app over the reduced streams.
 
-    sluice.detect (per-event items ingest pre-filtered for rules)  ┐
-    sluice.rollups (partial aggregates)                            ├─ evaluate: rule state and alert
+    sluice.detect (events and rollup partials ingest pre-filtered  ┐
+                   for the rules, and timer ticks)                 ├─ evaluate: rule state and alert
     sluice.signals, sluice.deployments                             ┘  state in faust Tables
                                             ─► alert topics, {prefix}.alert-history
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import faust
@@ -43,17 +44,20 @@ class DetectConfig(BaseModel):
     merge_grace_s: float = Field(default=2.0, ge=0, description="wait for partials of one window from other ingest workers")
     reload_check_s: float = Field(default=5.0, gt=0, description="how often rule files are checked for changes")
     alerting_path: Path | None = Field(default=None, description="alert routing/grouping/inhibition config; unset = config/alerting.yaml or built-in defaults")
-    prefilter: bool = Field(default=True, description="ingest forwards only the events some rule accepts to the detect stage")
+    rollup_window_s: int = Field(default=60, gt=0, description="size of the rollup partials rules see: one size, so a rule's sums over its window count each event once; 60 = what the ClickHouse rollup tables keep, so backtests read the same")
+    prefilter: bool = Field(default=True, description="ingest forwards only the events and rollups some rule accepts to the detect stage; off: all of them")
 
     @property
     def resolved_rules_path(self) -> Path:
         return self.rules_path if self.rules_path is not None else default_rules_path()
 
 
-def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: SilenceStore | None = None) -> faust.App:
+def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: SilenceStore | None = None,
+              clock: Callable[[], float] = time.time) -> faust.App:
     """The faust app; `alerting` is a factory (states, groups) -> alert manager, or None
     to emit the rule engine's candidates unchanged; `silences` is kept current from the
-    silences topic (the caller loads what the topic held before start-up)."""
+    silences topic (the caller loads what the topic held before start-up); `clock` is
+    platform time (streams.clock), which rules and alert timers run on."""
     topics = kafka.topics
     app = faust.App(
         f"{kafka.topic_prefix}-detect", broker=f"kafka://{kafka.bootstrap_servers}", store="memory://",
@@ -118,24 +122,26 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
             except orjson.JSONDecodeError:
                 log.warning("detect: skipping a record that is not JSON (%d bytes)", len(value))
                 continue
-            now = time.time()
+            now = clock()
             if "_tick" in item:
                 await on_tick(now)
             elif source_of(item) == "rollups":
-                hold(item, now)
+                hold(item)
             else:
                 await emit(engine().process(item, now), now)
 
-    def hold(partial: dict, now: float) -> None:
+    def hold(partial: dict) -> None:
         """Partials of one window may come from several ingest workers: merge them for
         merge_grace_s before the rules see the window."""
         key = f"{partial['family']}|{partial['key']}|{partial['window_start']}|{partial['window_s']}"
         held = pending.get(key)
         merged = partial if held is None else merge_partials([held["p"], partial])[0]
-        pending[key] = {"p": merged, "since": held["since"] if held else now}
+        # Wall time: the grace covers processing delays between workers, not platform time.
+        pending[key] = {"p": merged, "since": held["since"] if held else time.time()}
 
     async def on_tick(now: float) -> None:
-        ready = [k for k, v in pending.items() if now - v["since"] >= cfg.merge_grace_s]
+        wall = time.time()
+        ready = [k for k, v in pending.items() if wall - v["since"] >= cfg.merge_grace_s]
         candidates = []
         eng = engine()
         for key in ready:
@@ -150,7 +156,7 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
 
     @app.timer(cfg.tick_s)
     async def ticker():
-        await ticks.send(value=orjson.dumps({"_tick": time.time()}))
+        await ticks.send(value=orjson.dumps({"_tick": clock()}))
 
     @app.timer(cfg.reload_check_s)
     async def reload_rules():

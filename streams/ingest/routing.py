@@ -12,18 +12,21 @@ from streams.detect.reload import RuleSet
 
 
 class DetectFilter:
-    """Passes an event on when any rule with a per-event source accepts it. The rule set
-    reloads with the files, like the detect stage's."""
+    """Passes an event or a rollup partial on when any rule accepts it (partials only of
+    the one size rules read, `rollup_window_s`). `everything`: no pre-filter, pass all
+    of them. The rule set reloads with the files, like the detect stage's."""
 
-    PER_EVENT_SOURCES = ("logs", "metrics", "security")
+    SOURCES = ("logs", "metrics", "security", "rollups")
 
-    def __init__(self, rules_path: Path | str):
+    def __init__(self, rules_path: Path | str, rollup_window_s: int = 60, everything: bool = False):
+        self.rollup_window_s = rollup_window_s
+        self.everything = everything
         self.ruleset = RuleSet(rules_path)
         self._by_source: dict[str, list[CompiledRule]] = {}
         self._refresh()
 
     def _refresh(self) -> None:
-        by_source: dict[str, list[tuple[list, CompiledRule]]] = {s: [] for s in self.PER_EVENT_SOURCES}
+        by_source: dict[str, list[tuple[list, CompiledRule]]] = {s: [] for s in self.SOURCES}
         for rule in self.ruleset.rules:
             for source in rule.sources:
                 if source in by_source:
@@ -35,6 +38,8 @@ class DetectFilter:
             self._refresh()
 
     def wanted(self, events: Iterable[dict]) -> list[dict]:
+        if self.everything:
+            return list(events)
         by_source = self._by_source
         out = []
         for ev in events:
@@ -45,3 +50,7 @@ class DetectFilter:
                         out.append(ev)
                         break
         return out
+
+    def wanted_rollups(self, partials: Iterable[dict]) -> list[dict]:
+        size = self.rollup_window_s
+        return self.wanted(p for p in partials if p.get("window_s") == size)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import orjson
 from confluent_kafka import KafkaException, Producer, TopicPartition
@@ -27,12 +28,16 @@ STAGE = "ingest"
 
 class IngestWorker:
     def __init__(self, kafka: KafkaConfig, cfg: IngestConfig, worker_index: int = 0,
-                 windows: WindowConfig | None = None, detect: DetectFilter | None = None):
+                 windows: WindowConfig | None = None, detect: DetectFilter | None = None,
+                 clock: Callable[[], float] = time.time):
+        """clock: platform time (streams.clock), what `observed_ts` and the window
+        watermark's wall-clock bounds are read from."""
         self.kafka = kafka
+        self.clock = clock
         self.cfg = cfg
         self.topics = kafka.topics
         self.ingestor = Ingestor(self.topics, cfg)
-        self.aggregator = WindowAggregator(windows or WindowConfig())
+        self.aggregator = WindowAggregator(windows or WindowConfig(), clock=clock)
         self.detect = detect
         self._next_reload_check = 0.0
         # A stable transactional.id per worker slot lets a restarted worker fence its
@@ -66,7 +71,7 @@ class IngestWorker:
         if not msgs:
             return 0
         started = time.perf_counter()
-        now = time.time()
+        now = self.clock()
         out = self._process(msgs, now)
         self._commit_transaction(out.by_topic, next_offsets(msgs))
         for topic, items in out.by_topic.items():
@@ -102,9 +107,18 @@ class IngestWorker:
             if now >= self._next_reload_check:
                 self._next_reload_check = now + 5.0
                 self.detect.reload_if_changed()
-        for partial in self.aggregator.close_ready(now):
-            out.add(self.topics.rollups, partial["key"].encode(), dumps(partial))
+        self._add_partials(out, self.aggregator.close_ready(now))
         return out
+
+    def _add_partials(self, out: IngestOutput, partials: list[dict]) -> None:
+        """Every partial to the rollups topic (the store keeps them); those a rule reads
+        to the detect topic too, so the detect stage never reads the full rollup stream."""
+        dumps = orjson.dumps
+        for partial in partials:
+            out.add(self.topics.rollups, partial["key"].encode(), dumps(partial))
+        if self.detect is not None:
+            for partial in self.detect.wanted_rollups(partials):
+                out.add(self.topics.detect, partial["key"].encode(), dumps(partial))
 
     def _commit_transaction(self, by_topic: dict, offsets: list[TopicPartition]) -> None:
         for delay in backoff_delays():
@@ -133,9 +147,10 @@ class IngestWorker:
         if self.consumer is not None:
             partials = self.aggregator.flush_all()
             if partials:
-                by_topic = {self.topics.rollups: [(p["key"].encode(), orjson.dumps(p)) for p in partials]}
+                out = IngestOutput()
+                self._add_partials(out, partials)
                 try:
-                    self._commit_transaction(by_topic, [])
+                    self._commit_transaction(out.by_topic, [])
                 except Exception as exc:  # noqa: BLE001 - shutting down: say so, never hang
                     log.error("ingest: could not emit %d open-window partials at shutdown: %s", len(partials), exc)
             self.consumer.close()

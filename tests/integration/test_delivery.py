@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from confluent_kafka import Producer
 
 from tests.integration.harness import Pipeline, log_event, produce, values
 
@@ -101,3 +102,23 @@ def test_undecodable_record_lands_in_dead_letters_with_reason_and_offset(pipelin
         ("decode_error", raw_logs, 0, offsets[1]), ("invalid_utf8", raw_logs, 0, offsets[3])]
     assert dl[0]["payload"] == "{not json"
     assert pipeline.count("logs") == 3
+
+
+def test_announced_deployments_land_and_an_invalid_one_is_dead_lettered(pipeline, stack):
+    from collectors.deployments import announce, new_deployment
+
+    good = new_deployment("payments", "2.14.0", actor="ci/release", description="PAY-812")
+    announce(stack.kafka, good)
+    p = Producer(stack.kafka.producer_conf())
+    p.produce(stack.kafka.topics.deployments, b'{"kind": "deployment", "service": "ledger"}', b"ledger")
+    assert p.flush(30) == 0
+    pipeline.pump_store("deployments", 1)
+    pipeline.pump_store("dead_letters", 1)
+    rows = pipeline.rows(f"SELECT toString(event_id) AS id, service, version, actor, canary_group "
+                         f"FROM {pipeline.db}.deployments")
+    assert rows == [{"id": good.event_id, "service": "payments", "version": "2.14.0", "actor": "ci/release",
+                     "canary_group": "canary"}]
+    dead = pipeline.rows(f"SELECT reason, detail, kind, source_topic FROM {pipeline.db}.dead_letters")
+    assert len(dead) == 1 and dead[0]["reason"] == "schema_violation" and dead[0]["kind"] == "deployments"
+    assert "event_id" in dead[0]["detail"] and "version" in dead[0]["detail"]
+    assert dead[0]["source_topic"] == stack.kafka.topics.deployments

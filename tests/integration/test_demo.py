@@ -17,7 +17,7 @@ def test_demo_lands_everything_once_and_alerts_on_each_incident(tmp_path):
     settings = load_settings(data_dir=tmp_path / "var", **{"kafka.partitions": 2})
     out = tmp_path / "s.json"
     lines: list[str] = []
-    result = run_demo(settings, seconds=15, rate=1500, summary_json=out, echo=lines.append)
+    result = run_demo(settings, seconds=30, rate=1500, summary_json=out, echo=lines.append)
     assert orjson.loads(out.read_bytes()) == result
     assert result["missing"] == 0 and result["duplicates"] == 0
     produced = result["produced"]
@@ -26,11 +26,14 @@ def test_demo_lands_everything_once_and_alerts_on_each_incident(tmp_path):
     assert rows["logs"] + rows["dead_letters"] == produced["logs"]
     assert rows["metrics"] == produced["metrics"]
     assert rows["security_events"] == produced["security"]
+    assert rows["deployments"] == produced["deployments"] == 1
     assert rows["rollups_1m"] > 0 and rows["rollup_counts_1m"] > 0
     assert rows["dead_letters"] == result["dead_letter_inputs"]
-    fired = {a["rule_id"] for a in result["alerts"] if a["status"] == "firing"}
     expected = {r for inc in default_incidents() for r in inc.expected_rules}
-    assert fired == expected, f"fired {fired}, expected {expected}"
+    notified = [(a["rule_id"], a["status"]) for a in result["alerts"]]
+    # Each incident: one firing notification, then one resolved after it ended; nothing else.
+    assert sorted(notified) == sorted((r, s) for r in expected for s in ("firing", "resolved")), notified
+    assert result["speed"] == 34 and result["platform_seconds"] >= 1020
     for alert in result["alerts"]:
         assert {"id", "fingerprint", "status", "severity", "rule_id", "title", "labels", "annotations",
                 "starts_at", "evidence", "tenant"} <= set(alert)
