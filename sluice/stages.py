@@ -14,6 +14,9 @@ from streams.runtime import Stopper
 from streams.store import StoreWorker
 
 log = logging.getLogger(__name__)
+# Notifications per alert-topic partition read back at detect start-up (see
+# streams.alerting.delivery): far more than a detect restart can leave unmarked.
+RECENT_SENDS = 5000
 
 
 def _metrics_port(settings: Settings, offset: int) -> int | None:
@@ -59,6 +62,7 @@ def run_detect(settings: Settings) -> None:
     from sinks.kafka import ensure_sluice_topics, ensure_topics
     from sinks.kafka_tail import assign_tail, read_until_end, reader
     from streams.alerting import AlertManager, SilenceStore, load_alerting_config
+    from streams.alerting.delivery import RecentSends
     from streams.detect.app import build_app
 
     kafka = settings.kafka
@@ -66,10 +70,16 @@ def run_detect(settings: Settings) -> None:
     ensure_sluice_topics(kafka)
     ensure_topics(kafka, alerting.topics(kafka.topic_prefix))
     silences = SilenceStore()
+    sent = RecentSends()
     consumer = reader(kafka)
     try:
         for msg in read_until_end(consumer, assign_tail(consumer, [kafka.topics.silences], None)):
             silences.apply(msg.key().decode(), msg.value())
+        alert_topics = alerting.topics(kafka.topic_prefix)
+        loaded = sent.load((m.topic(), dict(m.headers() or []).get("idempotency_key", b"").decode(),
+                            m.timestamp()[1] / 1000)
+                           for m in read_until_end(consumer, assign_tail(consumer, alert_topics, RECENT_SENDS)))
+        log.info("detect: %d recent notification(s) read back from %s", loaded, ", ".join(alert_topics))
     finally:
         consumer.close()
 
@@ -77,5 +87,5 @@ def run_detect(settings: Settings) -> None:
         return AlertManager(alerting, states, groups, silences, database=settings.clickhouse.database,
                             topic_prefix=kafka.topic_prefix)
 
-    app = build_app(kafka, settings.detect, manager, silences, clock=settings.clock.now)
+    app = build_app(kafka, settings.detect, manager, silences, clock=settings.clock.now, sent=sent)
     faust.Worker(app, loglevel="info").execute_from_commandline()

@@ -10,9 +10,9 @@ two state mappings (faust Tables in the detect app, dicts in tests):
 Every change is written back with a plain assignment before the notifications
 that follow from it are returned, and a notification is marked sent in the same
 write, so a worker restarted over the same mappings neither repeats nor forgets
-one (with faust's exactly_once guarantee the table writes and the produced
-notifications commit together). Replayed candidates are recognised from the
-state (same episode, or older than it) and change nothing.
+one (a lost changelog record of that write is covered by streams.alerting.delivery).
+Replayed candidates are recognised from the state (same episode, or older than it)
+and change nothing.
 """
 
 from __future__ import annotations

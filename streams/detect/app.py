@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sinks.kafka import KafkaConfig
 from streams.aggregate import merge_partials
 from streams.alerting import SilenceStore, encode_history
+from streams.alerting.delivery import RecentSends
 from streams.detect.engine import Engine
 from streams.detect.evaluators.base import source_of
 from streams.detect.loader import default_rules_path
@@ -53,11 +54,12 @@ class DetectConfig(BaseModel):
 
 
 def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: SilenceStore | None = None,
-              clock: Callable[[], float] = time.time) -> faust.App:
+              clock: Callable[[], float] = time.time, sent: RecentSends | None = None) -> faust.App:
     """The faust app; `alerting` is a factory (states, groups) -> alert manager, or None
     to emit the rule engine's candidates unchanged; `silences` is kept current from the
     silences topic (the caller loads what the topic held before start-up); `clock` is
-    platform time (streams.clock), which rules and alert timers run on."""
+    platform time (streams.clock), which rules and alert timers run on; `sent` holds
+    the notifications already on the alert topics (the caller loads the recent ones)."""
     topics = kafka.topics
     app = faust.App(
         f"{kafka.topic_prefix}-detect", broker=f"kafka://{kafka.bootstrap_servers}", store="memory://",
@@ -102,7 +104,12 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
     async def publish(mgr, notes) -> None:
         for n in notes:
             for topic in n.topics:
+                if sent is not None and not sent.should_send(topic, n.id):
+                    log.warning("detect: %s already on %s (sent before a restart), not sent again", n.id, topic)
+                    continue
                 await app.topic(topic).send(key=n.key, value=n.value, headers=n.headers)
+                if sent is not None:
+                    sent.record(topic, n.id)
         for row in mgr.drain_history():
             key, value = encode_history(row)
             await app.topic(topics.alert_history).send(key=key, value=value)
