@@ -27,7 +27,15 @@ import orjson
 from schemas.alerts import AlertMessage
 from streams.alerting.config import AlertingConfig
 from streams.alerting.inhibit import Inhibitor
-from streams.alerting.records import encode_message, history_row, match_labels, message_for, number, snapshot
+from streams.alerting.records import (
+    encode_message,
+    history_row,
+    match_labels,
+    message_for,
+    number,
+    silence_history_row,
+    snapshot,
+)
 from streams.alerting.routing import Router
 from streams.alerting.silences import SilenceStore
 
@@ -61,6 +69,7 @@ class AlertManager:
         self.router = Router(config.route, topic_prefix)
         self.inhibitor = Inhibitor(config.inhibit_rules)
         self.history: list[dict] = []  # audit rows since the last drain_history()
+        self._silences_checked_at: float | None = None
         self.stats: Counter[str] = Counter()
 
     def drain_history(self) -> list[dict]:
@@ -88,26 +97,43 @@ class AlertManager:
             return out  # most candidates land in a waiting group: skip the scan for its members
         return out + self._flush({state["group_key"]}, now)
 
-    def tick(self, now: float) -> list[Notification]:
-        """Timer (every second or so): resolve quiet event alerts, schedule repeats,
-        flush the groups that are due, forget old resolved alerts."""
+    def tick(self, now: float, rule_ids: set[str] | None = None) -> list[Notification]:
+        """Timer (every second or so): resolve quiet event alerts and the alerts of rules
+        no longer in `rule_ids` (the loaded library; None: not checked), schedule
+        repeats, flush the groups that are due, forget old resolved alerts."""
         for fingerprint, raw in list(self.states.items()):
             # Read in place; copy only what changes (most alerts change nothing on a tick).
             if raw["status"] == "firing":
                 quiet_until = raw["last_seen"] + self.config.resolve_after
-                if raw["lifecycle"] == "event" and now >= quiet_until:
+                if rule_ids is not None and raw["rule_id"] not in rule_ids:
+                    # Nothing can resolve it any more; repeating it every few hours would page forever.
+                    self._close(_copy(raw), now, now, "its rule was removed from the library")
+                elif raw["lifecycle"] == "event" and now >= quiet_until:
                     self._close(_copy(raw), quiet_until, now, f"no new detection for {self.config.resolve_after:g}s")
                 elif (raw["notified"] and not raw.get("pending")
                       and now >= raw["last_sent_at"] + raw["route"]["repeat_interval"]):
                     self.states[fingerprint] = {**_copy(raw), "pending": "repeat"}
             elif not raw.get("pending") and now - raw["updated_at"] >= self.config.state_retention:
                 del self.states[fingerprint]
+        self._record_silences_run_out(now)
         pending = {s["group_key"] for s in self.states.values() if s.get("pending")}
         out = self._flush(pending, now)
         live = {s["group_key"] for s in self.states.values() if s["status"] == "firing" or s.get("pending")}
         for key in [k for k in self.groups if k not in live]:
             del self.groups[key]
         return out
+
+    def _record_silences_run_out(self, now: float) -> None:
+        """An audit row for each silence whose time ran out since the last tick (ended
+        by a person, it has its row from `sluice silence expire`). Only ends seen while
+        running: a restarted worker does not record again what its predecessor did."""
+        since, self._silences_checked_at = self._silences_checked_at, now
+        if since is None:
+            return
+        for silence in self.silences.all():
+            if silence.state == "active" and since < silence.ends_at <= now:
+                self.history.append(silence_history_row(silence, "silence_expired", silence.ends_at,
+                                                        actor="sluice (ran out)"))
 
     # -- lifecycle -------------------------------------------------------------
     def _fire(self, c: Mapping[str, Any], state: State | None, now: float, out: list[Notification]) -> State | None:

@@ -159,7 +159,7 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
         await emit(candidates, now)
         mgr = manager()
         if mgr is not None:
-            await publish(mgr, mgr.tick(now))
+            await publish(mgr, mgr.tick(now, set(eng.rules)))
 
     @app.timer(cfg.tick_s)
     async def ticker():

@@ -136,3 +136,15 @@ def test_malformed_candidates_are_counted_not_raised():
     assert h.send({"status": "firing", "ts": T0}) == []
     assert h.send({**candidate(), "status": "pending"}) == []
     assert h.manager.stats["rejected"] == 2 and len(h.states) == 0
+
+
+def test_alerts_of_a_rule_removed_from_the_library_resolve_instead_of_repeating_forever():
+    h = Harness(simple_config(route={"group_wait": "0s", "repeat_interval": "4h"}))
+    [fired] = h.send(candidate())
+    assert h.manager.tick(T0 + 60, {"payments.provider_failure_ratio", "other.rule"}) == []
+    [resolved] = h.manager.tick(T0 + 120, {"other.rule"})
+    msg = orjson.loads(resolved.value)
+    assert (msg["status"], msg["ends_at"]) == ("resolved", T0 + 120)
+    assert h.manager.tick(T0 + 5 * 3600, {"other.rule"}) == []
+    reasons = [row["reason"] for row in h.manager.drain_history() if row["change"] == "resolved"]
+    assert reasons == ["its rule was removed from the library"]

@@ -119,3 +119,20 @@ def test_inhibition_needs_the_equal_labels_present_on_both_sides():
     h = Harness(config)
     h.send(candidate(group={}, rule_id="payments.volume_drop"))  # critical, no provider label
     assert len(h.send(candidate(group={}, rule_id="sre.disk", severity="warning", at=T0 + 1))) == 1
+
+
+def test_a_silence_that_runs_out_is_recorded_once_and_an_ended_one_is_not():
+    h, silence_id = silenced_harness("provider=adyen", hours=1)
+    early = new_silence(["provider=stripe"], 600, "carol", "stripe maintenance", T0 - 1)
+    h.silences.put(expire_silence(early, T0 + 100, by="carol"))  # ended by a person: its row came from the CLI
+    h.tick(T0 + 10)
+    h.tick(T0 + 3598)
+    assert not [r for r in h.manager.drain_history() if r["change"] == "silence_expired"]
+    h.tick(T0 + 3600)
+    h.tick(T0 + 3700)
+    rows = [r for r in h.manager.drain_history() if r["change"] == "silence_expired"]
+    assert [(r["silence_id"], r["ts"], r["actor"]) for r in rows] == [(silence_id, T0 - 1 + 3600, "sluice (ran out)")]
+    restarted = Harness(h.config, silences=h.silences)
+    restarted.tick(T0 + 3800)
+    restarted.tick(T0 + 3900)
+    assert not [r for r in restarted.manager.drain_history() if r["change"] == "silence_expired"]
