@@ -1,8 +1,9 @@
 """Windowed partial aggregation for the ingest hot path (issue 4).
 
 Ingest workers call `WindowAggregator.add_batch` per batch and publish what
-`close_ready` returns to `sluice.rollups`; the detect app and the store merge
-those partials exactly (`merge_partials`, ClickHouse AggregatingMergeTree).
+`close_ready` returns to `sluice.rollups` (and the partials rules read to
+`sluice.detect`); the detect app and the store merge those partials exactly
+(`merge_partials`, ClickHouse AggregatingMergeTree).
 """
 
 from streams.aggregate.histogram import histogram_quantile
