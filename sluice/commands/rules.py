@@ -71,10 +71,12 @@ def test(path: Path | None, rule_filter: str | None, verbose: bool) -> None:
 def backtest(ctx, rule_id: str, since: str, rules_path: Path | None, show_sql: bool, fmt: str, data_dir) -> None:
     """List when RULE_ID would have fired over stored history (the rule compiled to ClickHouse SQL).
 
-    Supported kinds: pattern and compliance (one line per matching event), threshold
-    and ratio (one line per firing interval and group: started, resolved or ongoing,
-    value; also over `source: rollups`), sequence (one line per alert). anomaly,
-    canary and absence have no SQL form."""
+    Supported kinds: pattern and compliance (one line per matching event); threshold,
+    ratio, anomaly and absence (one line per firing interval and group: started,
+    resolved or ongoing, value; anomaly adds baseline and z, absence last_seen; also
+    over `source: rollups`); sequence (one line per alert); canary (one line per
+    finished analysis whose verdict is in `alert_on`, with score and per-metric
+    verdicts). Unsupported constructs are named in the error."""
     import orjson
 
     from schemas.errors import SinkError
@@ -111,11 +113,13 @@ def backtest(ctx, rule_id: str, since: str, rules_path: Path | None, show_sql: b
     kind = output_kind(rule)
     for row in rows:
         click.echo(_backtest_line(kind, row, groups))
-    noun = {"events": "matching event(s)", "intervals": "firing interval(s)", "alerts": "alert(s)"}[kind]
+    noun = {"events": "matching event(s)", "intervals": "firing interval(s)", "alerts": "alert(s)",
+            "verdicts": "canary verdict(s)"}[kind]
     click.echo(f"{rule_id}: {len(rows)} {noun} in the last {since}")
     if kind != "events":
         click.echo("note: the backtest evaluates each group once per item time (per minute for rollups), in "
-                   "event-time order; see `streams/detect/sql` for where this can differ from the live stream.")
+                   "event-time order" + (", by event time rather than arrival time" if rule.kind == "absence" else "")
+                   + "; see `streams/detect/sql` for where this can differ from the live stream.")
 
 
 def _backtest_line(kind: str, row: dict, groups: list[str]) -> str:
@@ -124,10 +128,21 @@ def _backtest_line(kind: str, row: dict, groups: list[str]) -> str:
         return f"{row['ts']}  {row['event_id']}  {group}"
     if kind == "alerts":
         return f"{row['fired']}  {group}  {row['count']} events since {row['started']}  (last: {row['event_id']})"
+    if kind == "verdicts":
+        metrics = ", ".join(f"{m[0]}={m[1]}" for m in row.get("metrics", []))
+        return (f"{row['fired']}  {group}  {row['version']} deployed {row['started']}: {row['verdict']} "
+                f"(score {row['score']}, {row['recommendation']})  {metrics}  (deployment {row['event_id']})")
     if row.get("resolved"):
         end = f"resolved {row['resolved']}" + (" (no data)" if row.get("resolved_by") == "no data" else "")
     else:
         end = "ongoing"
     value = row.get("value")
     shown = f"{value:.4g}" if isinstance(value, int | float) else str(value)
-    return f"{group}  started {row['started']}  fired {row['fired']}  {end}  value={shown}"
+    extra = ""
+    if "baseline" in row:  # anomaly
+        baseline = row["baseline"]
+        extra = f"  baseline={baseline:.4g}" if isinstance(baseline, int | float) else f"  baseline={baseline}"
+        extra += f"  z={row['z']}" if row.get("z") is not None else "  z=inf"
+    if "last_seen" in row:  # absence
+        extra = f"  last_seen={row['last_seen']}"
+    return f"{group}  started {row['started']}  fired {row['fired']}  {end}  value={shown}{extra}"

@@ -17,9 +17,22 @@ would have fired in the last `since`:
 - sequence (raw tables): one row per alert (started, fired, count, event_id of
   the event that fired), the evaluator's state machine replayed with arrayFold
   (resets after an alert, `then` arming and expiry, `throttle`): sql/sequence.py.
-- anomaly, canary, absence: no SQL form (SqlUnsupported says why).
+- anomaly (rollups or raw metrics): one row per firing interval and group, like
+  threshold, plus `baseline` and `z` at firing. The window's series are combined,
+  each point is scored when the stream would score it, and the baseline (EWMA,
+  median/MAD, seasonal slots) and lifecycle are replayed with arrayFold over the
+  whole stored history: sql/anomaly.py.
+- canary (deployments + raw metrics): one row per finished analysis whose verdict is
+  in `alert_on`: verdict, score, recommendation, version, groups, event_id of the
+  deployment and per metric (name, verdict, p, delta, medians, counts). Mann-Whitney U
+  from ranks in SQL (not ClickHouse's mannWhitneyUTest, see sql/canary.py).
+- absence: one row per silence of at least `window` between consecutive items of a
+  group (fired = last_seen + window, resolved at the next item): sql/absence.py.
 
-Where the backtest approximates the stream:
+Not supported (SqlUnsupported says why): sources signals (and deployments outside
+canary), the histogram rollup family, canary `samples: rollups`.
+
+Where the backtest approximates the stream (threshold, ratio):
 - items of one group at one time are evaluated together: several series of one
   group in the same minute (or events with equal ts) are summed before the
   condition is tested, and a threshold without windows holds only if it holds
@@ -34,6 +47,16 @@ Where the backtest approximates the stream:
   more items are not capped here.
 - only 60 s rollups are stored; the stream must be evaluating 60 s windows.
 
+Anomaly: exact where the stream's order is event-time order, with two limits: a
+window's series are combined in storage order (a float `sum`/`avg` may differ in the
+last bit from the stream's arrival-order sum), and raw samples of one group with the
+same ts keep the lowest event id (the stream: the first to arrive). Points are scored
+at the group's next window or two window lengths later (the stream's timer), and a
+group that ran all along is assumed (the stream's baseline starts when it started).
+Canary: `fired` is the end of the analysis (the stream: its next tick or sample after
+it); a deployment replaced before its end is dropped; samples are kept in event-time
+order up to max_samples. Absence: event time, not arrival time (sql/absence.py).
+
 Semantics follow the evaluator: string matchers are case-insensitive unless
 `cased`, a missing map key is '' (the evaluator's null), numeric comparisons on
 string attributes parse them as numbers. ClickHouse regexes are RE2: lookbehind
@@ -43,32 +66,35 @@ and possessive quantifiers, accepted by the live evaluator, fail here.
 from __future__ import annotations
 
 from streams.detect.durations import parse_duration
+from streams.detect.evaluators.absence import AbsenceEvaluator
+from streams.detect.evaluators.anomaly import AnomalyEvaluator
 from streams.detect.evaluators.base import CompiledRule
+from streams.detect.evaluators.canary import CanaryEvaluator
 from streams.detect.evaluators.pattern import PatternEvaluator
 from streams.detect.evaluators.sequence import SequenceEvaluator
 from streams.detect.evaluators.threshold import RatioEvaluator, ThresholdEvaluator
+from streams.detect.sql.absence import absence_sql
+from streams.detect.sql.anomaly import anomaly_sql
+from streams.detect.sql.canary import canary_sql
 from streams.detect.sql.events import pattern_sql
 from streams.detect.sql.exprs import SqlUnsupported, quote
 from streams.detect.sql.sequence import sequence_sql
 from streams.detect.sql.stateful import ratio_sql, threshold_sql
 
-__all__ = ["SqlUnsupported", "quote", "to_sql", "output_kind", "UNSUPPORTED"]
+__all__ = ["SqlUnsupported", "quote", "to_sql", "output_kind", "SUPPORTED"]
 
-UNSUPPORTED = {
-    "anomaly": "its baseline (EWMA / seasonal history) lives in the detect stage's state and is not stored",
-    "canary": "it compares live canary and baseline groups of one deployment while it runs; "
-              "no table keeps the per-deployment comparison state",
-    "absence": "it fires on the detect stage's wall-clock timer when nothing arrives; stored rows "
-               "cannot show the seeded groups or when the timer ran",
-}
+SUPPORTED = ("pattern", "compliance", "threshold", "ratio", "sequence", "anomaly", "canary", "absence")
 
 
 def output_kind(rule: CompiledRule) -> str:
-    """'events' (one row per match), 'intervals' (firing intervals) or 'alerts' (sequence alerts)."""
+    """'events' (one row per match), 'intervals' (firing intervals: threshold, ratio, anomaly,
+    absence), 'alerts' (sequence alerts) or 'verdicts' (canary analyses)."""
     if isinstance(rule, PatternEvaluator):
         return "events"
     if isinstance(rule, SequenceEvaluator):
         return "alerts"
+    if isinstance(rule, CanaryEvaluator):
+        return "verdicts"
     return "intervals"
 
 
@@ -83,6 +109,10 @@ def to_sql(rule: CompiledRule, since: float | str = "7d", database: str = "sluic
         return threshold_sql(rule, since_s, database)
     if isinstance(rule, SequenceEvaluator):
         return sequence_sql(rule, since_s, database)
-    reason = UNSUPPORTED.get(rule.kind, "no SQL form is written for it")
-    raise SqlUnsupported(f"kind {rule.kind!r} has no SQL form: {reason} "
-                         "(supported: pattern, compliance, threshold, ratio, sequence)")
+    if isinstance(rule, AnomalyEvaluator):
+        return anomaly_sql(rule, since_s, database)
+    if isinstance(rule, CanaryEvaluator):
+        return canary_sql(rule, since_s, database)
+    if isinstance(rule, AbsenceEvaluator):
+        return absence_sql(rule, since_s, database)
+    raise SqlUnsupported(f"kind {rule.kind!r} has no SQL form (supported: {', '.join(SUPPORTED)})")

@@ -27,8 +27,8 @@ WEEK = 604800
 def test_quoting_and_unsupported_kinds():
     assert quote("it's \\ fine") == "'it\\'s \\\\ fine'"
     assert (quote(None), quote(True), quote(1.5)) == ("NULL", "true", "1.5")
-    rule = compile_rule("kind: absence\nsource: logs\nwindow: 5m\n")
-    with pytest.raises(SqlUnsupported, match="kind 'absence' has no SQL form"):
+    rule = compile_rule("kind: absence\nsource: signals\nwindow: 5m\n")
+    with pytest.raises(SqlUnsupported, match="source 'signals' has no table to backtest against"):
         to_sql(rule)
 
 

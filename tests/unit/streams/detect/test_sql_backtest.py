@@ -33,15 +33,20 @@ from tests.unit.streams.detect.helpers import compile_rule
 
 ROOT = Path(__file__).resolve().parents[4]
 DB = "bt"
-RAW_TABLES = {"log": "logs", "security": "security_events", "metric": "metrics"}
+RAW_TABLES = {"log": "logs", "security": "security_events", "metric": "metrics", "deployment": "deployments"}
 
 
 @pytest.fixture(scope="module")
 def ch(tmp_path_factory):
+    yield from chdb_database(tmp_path_factory)
+
+
+def chdb_database(tmp_path_factory):
+    """An in-process ClickHouse with the real DDL (the `ch` fixture of the test_sql_* modules)."""
     chdb_session = pytest.importorskip("chdb.session")
     session = chdb_session.Session(str(tmp_path_factory.mktemp("chdb_backtest")))
     session.query(f"CREATE DATABASE IF NOT EXISTS {DB}")
-    for name in ("0001_core_tables.sql", "0005_rollups.sql"):
+    for name in ("0001_core_tables.sql", "0005_rollups.sql", "0012_deployments.sql"):
         ddl = (ROOT / "schemas" / "migrations" / name).read_text()
         code = "\n".join(line for line in ddl.splitlines() if not line.strip().startswith("--"))
         for statement in code.split(";\n"):
@@ -122,8 +127,13 @@ def backtest(ch, rule, since: str = "30d") -> list[dict]:
         got = {"group": {g: row[g] for g in groups}, "started": _epoch(row["started"]), "fired": _epoch(row["fired"])}
         if output_kind(rule) == "alerts":
             got.update(count=int(row["count"]), event_id=row["event_id"])
+        elif output_kind(rule) == "verdicts":
+            got.update(verdict=row["verdict"], score=row["score"], version=row["version"], event_id=row["event_id"],
+                       metrics=[dict(zip(_VERDICT_KEYS, m, strict=True)) for m in row["metrics"]])
         else:
             got.update(resolved=_epoch(row["resolved"]), resolved_by=row["resolved_by"], value=row["value"])
+            if "baseline" in row:  # anomaly
+                got.update(baseline=row["baseline"], z=row["z"])
         out.append(got)
     return sorted(out, key=_order)
 
@@ -132,8 +142,11 @@ def _order(entry: dict) -> tuple:
     return (entry["fired"], entry["started"], sorted(entry["group"].items()))
 
 
-def in_stream(rule, items: list[dict], now: float | None = None) -> list[dict]:
-    """What the engine emits for the items in event-time order, with a tick every minute."""
+_VERDICT_KEYS = ("name", "verdict", "p_value", "delta", "canary_median", "baseline_median", "n_canary", "n_baseline")
+
+
+def stream_alerts(rule, items: list[dict], now: float | None = None) -> list[dict]:
+    """The engine's alerts for the items in event-time order, with a tick every minute."""
     engine = Engine([rule], strict=True)
     alerts: list[dict] = []
     ordered = sorted(items, key=item_time)
@@ -144,20 +157,32 @@ def in_stream(rule, items: list[dict], now: float | None = None) -> list[dict]:
             alerts.extend(engine.tick(next_tick))
             next_tick += 60
         alerts.extend(engine.process(item, t))
-    end = item_time(ordered[-1]) + 3 * 3600 if ordered else 0.0
+    end = item_time(ordered[-1]) + max(3 * 3600, getattr(rule, "stale_after", 0.0) + 3600) if ordered else 0.0
     while next_tick <= min(end, now or time.time()):
         alerts.extend(engine.tick(next_tick))
         next_tick += 60
+    return alerts
+
+
+def in_stream(rule, items: list[dict], now: float | None = None) -> list[dict]:
+    """What the engine reports for the items, in the shape `backtest` returns."""
     out: list[dict] = []
     open_: dict[str, dict] = {}
-    for alert in alerts:
-        if output_kind(rule) == "alerts":
+    for alert in stream_alerts(rule, items, now):
+        if output_kind(rule) == "verdicts":
+            values = alert["values"]
+            out.append({"group": alert["group"], "started": alert["starts_at"], "fired": alert["ts"],
+                        "verdict": values["verdict"], "score": values["score"], "version": values["version"],
+                        "event_id": alert["event_ids"][0], "metrics": values["metrics"]})
+        elif output_kind(rule) == "alerts":
             out.append({"group": alert["group"], "started": alert["starts_at"], "fired": alert["ts"],
                         "count": alert["value"], "event_id": alert["event_ids"][-1]})
         elif alert["status"] == "firing":
             open_[alert["fingerprint"]] = entry = {"group": alert["group"], "started": alert["starts_at"],
                                                    "fired": alert["ts"], "resolved": None, "resolved_by": "",
                                                    "value": alert["value"]}
+            if rule.kind == "anomaly":
+                entry.update(baseline=alert["values"]["baseline"], z=alert["values"]["z"])
             out.append(entry)
         else:
             entry = open_.pop(alert["fingerprint"])
@@ -171,9 +196,25 @@ def assert_agree(got: list[dict], want: list[dict], label: str) -> None:
     for g, w in zip(got, want, strict=True):
         assert g["group"] == w["group"], label
         assert g["started"] == pytest.approx(w["started"], abs=1e-3), (label, g, w)
-        assert g["fired"] == pytest.approx(w["fired"], abs=1e-3), (label, g, w)
+        if "verdict" in w:
+            # The backtest reports the end of the analysis; the stream finishes on its next
+            # timer tick (every minute here) or on the group's first sample after the end.
+            assert w["fired"] - 60 <= g["fired"] <= w["fired"] + 1e-3, (label, g, w)
+        else:
+            assert g["fired"] == pytest.approx(w["fired"], abs=1e-3), (label, g, w)
         if "count" in w:
             assert (g["count"], g["event_id"]) == (w["count"], w["event_id"]), (label, g, w)
+            continue
+        if "verdict" in w:
+            assert (g["verdict"], g["score"], g["version"], g["event_id"]) == \
+                (w["verdict"], w["score"], w["version"], w["event_id"]), (label, g, w)
+            for gm, wm in zip(g["metrics"], w["metrics"], strict=True):
+                assert gm.keys() == wm.keys(), (label, gm, wm)
+                for key, value in wm.items():
+                    if isinstance(value, float):
+                        assert gm[key] == pytest.approx(value, rel=1e-9, abs=1e-12), (label, key, gm, wm)
+                    else:
+                        assert gm[key] == value, (label, key, gm, wm)
             continue
         assert g["resolved_by"] == w["resolved_by"], (label, g, w)
         if w["resolved"] is None:
@@ -184,6 +225,11 @@ def assert_agree(got: list[dict], want: list[dict], label: str) -> None:
             assert w["resolved"] - slack <= g["resolved"] <= w["resolved"] + 1e-3, (label, g, w)
         if isinstance(w["value"], int | float):
             assert float(g["value"]) == pytest.approx(w["value"], rel=1e-9), (label, g, w)
+        if "baseline" in w:
+            assert g["baseline"] == pytest.approx(w["baseline"], rel=1e-9, abs=1e-12), (label, g, w)
+            assert (g["z"] is None) == (w["z"] is None), (label, g, w)
+            if w["z"] is not None:
+                assert g["z"] == pytest.approx(w["z"], abs=2e-4), (label, g, w)
 
 
 def _recent(base: float) -> float:
@@ -207,31 +253,39 @@ def case_items(loaded, case, shift: float) -> list[dict]:
 
 def test_library_rule_cases_agree_with_the_engine(ch):
     rules = load_path(ROOT / "rules").rules
-    shift = _recent(EPOCH)
     checked, fired = set(), 0
     for loaded in rules:
         try:
             to_sql(loaded.rule, "30d", DB)
         except SqlUnsupported:
             continue
-        if output_kind(loaded.rule) == "events":
-            continue  # test_sql.py compares pattern/compliance event by event
+        if output_kind(loaded.rule) == "events" or loaded.rule.kind == "absence":
+            continue  # test_sql.py compares pattern/compliance event by event, test_sql_absence.py absence
         for case in range(len(loaded.model.tests)):
-            items = case_items(loaded, case, shift)
+            # Whole hours (seasonal slots stay put), the case's last item a few hours ago
+            # (so the stream's timer has run past it, and nothing lies in the future).
+            last = max((item_time(i) for i in case_items(loaded, case, 0.0)), default=EPOCH)
+            items = case_items(loaded, case, _recent(last))
             load(ch, items)
             want = in_stream(loaded.rule, items)
             assert_agree(backtest(ch, loaded.rule), want, f"{loaded.id} case {case}")
             fired += len(want)
         checked.add(loaded.id)
     assert {"payments.provider_failure_ratio", "sre.error_ratio_high", "sre.queue_depth_high", "sre.consumer_lag",
-            "sre.disk_almost_full", "security.ssh_brute_force", "security.success_after_failures"} <= checked
+            "sre.disk_almost_full", "security.ssh_brute_force", "security.success_after_failures",
+            "payments.refund_spike", "payments.volume_drop", "payments.chargeback_anomaly", "sre.error_log_spike",
+            "deployments.canary_fail"} <= checked
     assert fired >= 6, "too few alerts: the comparison proves little"
 
 
 def test_unsupported_kinds_and_families_say_why():
     cases = {
-        "kind: anomaly\nsource: rollups\nfilter: family == 'log'\nvalue: errors\nmethod: ewma\n": "kind 'anomaly' has no SQL form: its baseline",
-        "kind: absence\nsource: logs\nwindow: 5m\n": "kind 'absence' has no SQL form: it fires on the detect stage's wall-clock timer",
+        "kind: anomaly\nsource: rollups\nfilter: family == 'histogram'\nvalue: p99\nmethod: ewma\n": "histogram rollups are not stored",
+        "kind: absence\nsource: signals\nwindow: 5m\n": "source 'signals' has no table to backtest against",
+        ("kind: canary\nsource: deployments\nsamples: rollups\ngroup_by: [service]\n"
+         "metrics: [{name: l, filter: 'family == \"metric\"', value: max}]\n"): "canary samples from rollups have no SQL form",
+        ("kind: canary\nsource: deployments\ngroup_by: [host]\n"
+         "metrics: [{name: l, filter: 'name == \"x\"'}]\n"): "group_by 'host' is not a column of the deployments table",
         ("kind: ratio\nsource: rollups\nfilter: family == 'histogram'\nnumerator: count\ndenominator: count\n"
          "window: 5m\ncondition: ratio > 1\n"): "histogram rollups are not stored",
         ("kind: ratio\nsource: rollups\nnumerator: failures\ndenominator: count\nwindow: 5m\n"
