@@ -96,7 +96,9 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
     if not settings.clickhouse.embedded:
         raise ConfigError("the demo runs on the embedded stack; unset the ClickHouse URL", key="clickhouse.url")
     speed = demo_speed(seconds) if speed is None else speed
-    settings.clock = ClockConfig(speed=speed, origin=time.time())
+    origin = time.time()
+    # Platform time ends about when publishing does: the stored run reads as the recent past.
+    settings.clock = ClockConfig(speed=speed, origin=origin, start=origin - (speed - 1) * seconds)
     clock = settings.clock
     run_dir = settings.data_dir / "runs" / time.strftime("%Y%m%dT%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,13 @@ def test_platform_time_runs_speed_times_faster_from_the_origin():
     assert clock.at(1_060.0) == 2_200.0
 
 
+def test_platform_time_can_start_in_the_past_and_catch_up():
+    clock = ClockConfig(speed=10, origin=1_000.0, start=1_000.0 - 9 * 60)  # a 60 s run ending at wall time
+    assert clock.at(1_000.0) == 460.0
+    assert clock.at(990.0) == 450.0
+    assert clock.at(1_060.0) == 1_060.0
+
+
 def test_a_speed_needs_an_origin_and_must_not_slow_time_down():
     with pytest.raises(ValidationError, match="needs an origin"):
         ClockConfig(speed=10)
