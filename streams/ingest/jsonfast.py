@@ -26,7 +26,7 @@ from streams.ingest.normalize import (
     _trace_hex,
     flatten,
 )
-from streams.ingest.timeparse import MAX_FUTURE_S, MIN_EPOCH_S, TimeParser
+from streams.ingest.timeparse import MAX_FUTURE_S, MIN_EPOCH_S, TimeParser, epoch_seconds
 
 _ABSENT = object()  # never equal to a JSON key (always a str)
 _PLAN_LIMIT = 10_000
@@ -111,6 +111,8 @@ class JsonLogs:
                     if len(self.ts_cache) > _TS_CACHE_LIMIT:
                         self.ts_cache.clear()
                     self.ts_cache[raw_ts] = ts
+            elif ts is None and raw_ts.isdigit() and raw_ts.isascii():
+                ts = epoch_seconds(float(raw_ts))  # OpenTelemetry's timeUnixNano; as event_time() reads it
             if ts is not None and not (MIN_EPOCH_S <= ts <= observed + MAX_FUTURE_S):
                 ts = None
         elif type(raw_ts) is float and MIN_EPOCH_S <= raw_ts <= observed + MAX_FUTURE_S:

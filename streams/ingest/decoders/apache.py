@@ -13,16 +13,16 @@ from __future__ import annotations
 import re
 
 from schemas.errors import DecodeError
-from streams.ingest.decoders.base import DecodeContext, Decoded, utf8
+from streams.ingest.decoders.base import QUOTED_BODY, DecodeContext, Decoded, utf8
 
-_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+_QUOTED = r'"(' + QUOTED_BODY + r')"'
 ACCESS = re.compile(
     r"(\S+) (\S+) (\S+|\"[^\"]*\") \[([^\]]+)\] " + _QUOTED + r" (\d{3}|-) (\d+|-)"
     r"(?: " + _QUOTED + r" " + _QUOTED + r")?(.*)\Z", re.S)
 APACHE_ERROR = re.compile(r"\[((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d [\d:.]+ \d{4})\] "
                           r"\[(?:([^:\]\s]+):)?([a-z]+\d?)\] ?(.*)\Z", re.S)
 NGINX_ERROR = re.compile(r"(\d{4}/\d\d/\d\d) (\d\d:\d\d:\d\d) \[([a-z]+)\] (\d+)#(\d+): (?:\*(\d+) )?(.*)\Z", re.S)
-_NGINX_CONTEXT = re.compile(r', (client|server|request|upstream|host|referrer): ("(?:[^"\\]|\\.)*"|[^,]*)')
+_NGINX_CONTEXT = re.compile(r', (client|server|request|upstream|host|referrer): ("' + QUOTED_BODY + r'"|[^,]*)')
 _ERROR_CODE = re.compile(r"(AH\d{5}): ")
 _LEVELS = {"emerg": "emerg", "alert": "alert", "crit": "crit", "error": "error", "warn": "warn",
            "notice": "notice", "info": "info", "debug": "debug"}

@@ -15,6 +15,12 @@ from typing import NamedTuple
 from schemas.errors import DecodeError
 from streams.ingest.timeparse import TimeParser
 
+# The body of a double-quoted string with backslash escapes, as an unrolled loop.
+# Python's `re` spends ~3x longer on the textbook `(?:[^"\\]|\\.)*`, one alternation
+# per character; this matches the same strings the same greedy way (an escape pair
+# tokenizes uniquely, so no other end of the body is ever possible).
+QUOTED_BODY = r'[^"\\]*(?:\\.[^"\\]*)*'
+
 
 class Decoded(NamedTuple):
     kind: str | None

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 
 from schemas.errors import DecodeError
-from streams.ingest.decoders.base import DecodeContext, Decoded, utf8
+from streams.ingest.decoders.base import QUOTED_BODY, DecodeContext, Decoded, utf8
 
-_PAIR = re.compile(r'([^\s="]+)(=(?:"(?:[^"\\]|\\.)*"?|\S*))?')
+_PAIR = re.compile(r'([^\s="]+)(=(?:"' + QUOTED_BODY + r'"?|\S*))?')
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 _ESCAPE = re.compile(r"\\(.)")
 DETECT = re.compile(r'[A-Za-z_@][\w.\-/@]*=(?:"|[^\s=]|\s|$)')

@@ -15,12 +15,12 @@ from __future__ import annotations
 import re
 
 from schemas.errors import DecodeError
-from streams.ingest.decoders.base import DecodeContext, Decoded, utf8
+from streams.ingest.decoders.base import QUOTED_BODY, DecodeContext, Decoded, utf8
 from streams.ingest.timeparse import epoch_seconds
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _NAME_AT = re.compile(_NAME)
-_LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')
+_LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"(' + QUOTED_BODY + r')"\s*,?')
 _META = re.compile(r"#\s*(HELP|TYPE|UNIT)\s+(" + _NAME + r")(?:\s+(.*))?\Z")
 _ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
 _ESCAPE = re.compile(r"\\(.)")

@@ -17,7 +17,7 @@ import orjson
 
 from schemas.errors import DecodeError
 from streams.ingest.decoders import apache, auth, cef
-from streams.ingest.decoders.base import DecodeContext, Decoded, utf8
+from streams.ingest.decoders.base import QUOTED_BODY, DecodeContext, Decoded, utf8
 
 SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
@@ -26,8 +26,8 @@ FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
 
 _PRI = re.compile(r"<(\d{1,3})>")
 _5424 = re.compile(r"<(\d{1,3})>(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) ?")
-_SD_ELEMENT = re.compile(r'\[([^\s\]="]+)((?:\s+[^\s=\]"]+="(?:[^"\\]|\\.)*")*)\s*\]')
-_SD_PARAM = re.compile(r'([^\s=\]"]+)="((?:[^"\\]|\\.)*)"')
+_SD_ELEMENT = re.compile(r'\[([^\s\]="]+)((?:\s+[^\s=\]"]+="' + QUOTED_BODY + r'")*)\s*\]')
+_SD_PARAM = re.compile(r'([^\s=\]"]+)="(' + QUOTED_BODY + r')"')
 _SD_UNESCAPE = re.compile(r'\\(["\\\]])')
 _DATE_3164 = re.compile(r"([A-Za-z]{3}) {1,2}(\d{1,2}) (?:(\d{4}) )?(\d\d:\d\d:\d\d(?:\.\d{1,9})?)(?: |$)")
 _DATE_ISO = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?)(?: |$)")
