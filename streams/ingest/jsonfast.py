@@ -119,7 +119,7 @@ class JsonLogs:
             ts = raw_ts
         if ts is None:
             ts = observed if raw_ts is None else self.times.event_time(raw_ts, observed, d)
-        sev = _SEVERITY_FAST.get(level) if sevnum is None else None
+        sev = _SEVERITY_FAST.get(level) if sevnum is None and type(level) is str else None
         if sev is None:
             sev = _severity_of(level, sevnum)
         return {

@@ -126,6 +126,9 @@ _SEVERITY_FAST = _severity_fast_table()
 _INFO = (9, "INFO")
 
 
+_HASHABLE = (str, int, float, bool)  # a level that is a list or an object is read as its text
+
+
 def severity(raw_value) -> tuple[int, str]:
     """(OpenTelemetry severity number, text) from a level name or number.
 
@@ -133,7 +136,7 @@ def severity(raw_value) -> tuple[int, str]:
     OpenTelemetry severity numbers; an unknown name keeps its text with number 0."""
     if raw_value is None:
         return _INFO
-    hit = _SEVERITY_FAST.get(raw_value)
+    hit = _SEVERITY_FAST.get(raw_value) if type(raw_value) in _HASHABLE else None
     if hit is not None:
         return hit
     if type(raw_value) is int and 1 <= raw_value <= 24:

@@ -139,3 +139,11 @@ def test_fast_path_agrees_for_decoder_records_with_attributes(index):
                                             dict(attrs) if attrs else None, index)
         slow = Normalizer().log(dict(fields), OBSERVED, ("t", 1, 9, index), dict(attrs) if attrs else None)
         assert fast == slow
+
+
+@pytest.mark.parametrize(("level", "text"), [({}, "{}"), ([], "UNSPECIFIED"), (["warn", "x"], "WARN,X")])
+def test_a_level_that_is_a_list_or_an_object_is_read_as_text_not_a_crash(ingest, level, text):
+    out = ingest(orjson.dumps({"msg": "m", "level": level}))
+    assert not out.dropped
+    assert (out.events[0]["severity_number"], out.events[0]["severity_text"]) == (0, text)
+    assert severity(level) == (0, text)
