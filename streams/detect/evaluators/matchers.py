@@ -40,8 +40,23 @@ class FieldMatcher:
     cased: bool = False
     negate: bool = False
 
+    def __post_init__(self) -> None:
+        # The ingest pre-filter runs these for every security event against every rule
+        # whose guards pass: the common case (a top-level field equal to one of a few
+        # strings) gets a dict lookup and a set test instead of the general walk.
+        parts = self.path.parts
+        key = parts[0][0] if len(parts) == 1 and not parts[0][1] and isinstance(parts[0][0], str) else None
+        strings = self.op == "equals" and not self.all and all(isinstance(v, str) for v in self.values)
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_equals", frozenset(self.values) if strings else None)
+
     def test(self, item: Mapping) -> bool:
-        found = ast.resolve(item, self.path.parts)
+        key = self._key
+        found = item.get(key) if key is not None and type(item) is dict else ast.resolve(item, self.path.parts)
+        equals = self._equals
+        if equals is not None and type(found) is str:
+            result = (found if self.cased else found.lower()) in equals
+            return not result if self.negate else result
         candidates = found if isinstance(found, list) else [found]
         if self.op == "exists":
             present = any(v is not None and v != "" for v in candidates)
