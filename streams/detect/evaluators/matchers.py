@@ -45,14 +45,34 @@ class FieldMatcher:
         # whose guards pass: the common case (a top-level field equal to one of a few
         # strings) gets a dict lookup and a set test instead of the general walk.
         parts = self.path.parts
-        key = parts[0][0] if len(parts) == 1 and not parts[0][1] and isinstance(parts[0][0], str) else None
+        names = [k for k, _ in parts if isinstance(k, str)]
+        key = names[0] if len(parts) == 1 and len(names) == 1 else None
+        # `a.b` (both dotted): the flattened key "a.b" first, else b inside the object a,
+        # as ast.resolve tries them.
+        pair = (".".join(names), names[0], names[1]) if len(parts) == 2 and len(names) == 2 and parts[1][1] else None
         strings = self.op == "equals" and not self.all and all(isinstance(v, str) for v in self.values)
         object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_pair", pair)
         object.__setattr__(self, "_equals", frozenset(self.values) if strings else None)
 
+    def _find(self, item: Mapping) -> object:
+        if type(item) is dict:
+            if self._key is not None:
+                return item.get(self._key)
+            pair = self._pair
+            if pair is not None:
+                joined, outer, inner = pair
+                if joined in item:
+                    return item[joined]
+                sub = item.get(outer)
+                if type(sub) is dict:
+                    return sub.get(inner)
+                if sub is None:
+                    return None
+        return ast.resolve(item, self.path.parts)
+
     def test(self, item: Mapping) -> bool:
-        key = self._key
-        found = item.get(key) if key is not None and type(item) is dict else ast.resolve(item, self.path.parts)
+        found = self._find(item)
         equals = self._equals
         if equals is not None and type(found) is str:
             result = (found if self.cased else found.lower()) in equals
@@ -100,7 +120,13 @@ class Selection:
     def test(self, item: Mapping) -> bool:
         if not self.groups:
             return True
-        return any(all(m.test(item) for m in group) for group in self.groups)
+        for group in self.groups:  # loops, not any(all(...)): no generator per item
+            for matcher in group:
+                if not matcher.test(item):
+                    break
+            else:
+                return True
+        return False
 
 
 def compile_selection(spec: object, ctx: CompileContext, path: tuple) -> Selection:

@@ -37,6 +37,7 @@ MATCHERS = _matchers()
 def _general(m: FieldMatcher) -> FieldMatcher:
     plain = dataclasses.replace(m)
     object.__setattr__(plain, "_key", None)
+    object.__setattr__(plain, "_pair", None)
     object.__setattr__(plain, "_equals", None)
     return plain
 
@@ -52,7 +53,8 @@ FIELDS = sorted({m.field.split(".")[0] for m in MATCHERS} | {"attributes"})
 @given(st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=8),
        st.dictionaries(st.sampled_from(["protocol", "app", "command", "field", "audit"]), WORDS, max_size=3))
 def test_fast_and_general_matchers_agree(event, attributes):
-    event = {**event, "attributes": attributes}
+    event = {**event, "attributes": attributes, **({"attributes.app": event["source_ip"]} if "source_ip" in event else {})}
     assert len(MATCHERS) > 20 and any(m._equals is not None for m in MATCHERS)
+    assert any(m._pair is not None for m in MATCHERS) and any(m._key is not None for m in MATCHERS)
     for fast, plain in zip(MATCHERS, GENERAL, strict=True):
         assert fast.test(event) == plain.test(event), (fast.field, fast.op, fast.values, event)
