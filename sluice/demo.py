@@ -111,8 +111,11 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
         echo(f"broker {settings.kafka.bootstrap_servers}, SQL {stack.sql_url}, "
              f"{settings.ingest.workers} ingest worker(s); publishing {rate:,.0f} events/s for {seconds:.0f}s")
         incidents = IncidentScript(seconds * speed)
-        echo(f"platform time runs {speed:g}x the wall clock: {seconds:.0f}s cover {seconds * speed / 60:.0f} min "
-             f"of payments traffic, so the rules' real windows apply")
+        if speed == 1:
+            echo("platform time is the wall clock (--speed 1): only incidents that resolve within the run are played")
+        else:
+            echo(f"platform time runs {speed:g}x the wall clock: {seconds:.0f}s cover {seconds * speed / 60:.1f} min "
+                 f"of payments traffic, so the rules' real windows apply")
         for inc in incidents.incidents:
             echo(f"  incident at +{inc.at_s / 60:4.1f} min: {inc.name} -> {', '.join(inc.expected_rules)}")
         for name in incidents.skipped:
