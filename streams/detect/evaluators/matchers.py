@@ -47,28 +47,37 @@ class FieldMatcher:
         parts = self.path.parts
         names = [k for k, _ in parts if isinstance(k, str)]
         key = names[0] if len(parts) == 1 and len(names) == 1 else None
-        # `a.b` (both dotted): the flattened key "a.b" first, else b inside the object a,
-        # as ast.resolve tries them.
-        pair = (".".join(names), names[0], names[1]) if len(parts) == 2 and len(names) == 2 and parts[1][1] else None
+        nested = None
+        if len(parts) > 1 and len(names) == len(parts) and all(dotted for _, dotted in parts):
+            # ast.resolve tries the longest flattened key first at each level: "a.b.c" at
+            # the top, else inside object a the key "b.c", then shorter splits.
+            joins = [".".join(names[:stop]) for stop in range(len(names), 0, -1)]
+            inner = [".".join(names[1:stop]) for stop in range(len(names), 1, -1)]
+            nested = (joins[0], tuple(joins[1:-1]), names[0], inner[0], tuple(inner[1:]))
         strings = self.op == "equals" and not self.all and all(isinstance(v, str) for v in self.values)
         object.__setattr__(self, "_key", key)
-        object.__setattr__(self, "_pair", pair)
+        object.__setattr__(self, "_nested", nested)
         object.__setattr__(self, "_equals", frozenset(self.values) if strings else None)
 
     def _find(self, item: Mapping) -> object:
+        """ast.resolve's answer, by direct lookups in the usual cases; resolve itself
+        whenever a shorter split of the path exists in the record."""
         if type(item) is dict:
             if self._key is not None:
                 return item.get(self._key)
-            pair = self._pair
-            if pair is not None:
-                joined, outer, inner = pair
+            nested = self._nested
+            if nested is not None:
+                joined, middles, outer, inner, shorter = nested
                 if joined in item:
                     return item[joined]
-                sub = item.get(outer)
-                if type(sub) is dict:
-                    return sub.get(inner)
-                if sub is None:
-                    return None
+                if not any(m in item for m in middles):
+                    if outer not in item:
+                        return None
+                    sub = item[outer]
+                    if type(sub) is dict and not any(k in sub for k in shorter):
+                        return sub.get(inner)
+                    if sub is None:
+                        return None
         return ast.resolve(item, self.path.parts)
 
     def test(self, item: Mapping) -> bool:
@@ -77,6 +86,8 @@ class FieldMatcher:
         if equals is not None and type(found) is str:
             result = (found if self.cased else found.lower()) in equals
             return not result if self.negate else result
+        if found is None and self.op != "exists":
+            return self.negate  # an absent field matches no value
         candidates = found if isinstance(found, list) else [found]
         if self.op == "exists":
             present = any(v is not None and v != "" for v in candidates)

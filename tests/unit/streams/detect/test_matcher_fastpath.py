@@ -37,7 +37,7 @@ MATCHERS = _matchers()
 def _general(m: FieldMatcher) -> FieldMatcher:
     plain = dataclasses.replace(m)
     object.__setattr__(plain, "_key", None)
-    object.__setattr__(plain, "_pair", None)
+    object.__setattr__(plain, "_nested", None)
     object.__setattr__(plain, "_equals", None)
     return plain
 
@@ -51,10 +51,14 @@ FIELDS = sorted({m.field.split(".")[0] for m in MATCHERS} | {"attributes"})
 
 @settings(max_examples=400, deadline=None)
 @given(st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=8),
-       st.dictionaries(st.sampled_from(["protocol", "app", "command", "field", "audit"]), WORDS, max_size=3))
+       st.dictionaries(st.sampled_from(["protocol", "app", "command", "field", "audit", "tls.version", "tls",
+                                        "tls.server_name", "data_class"]),
+                       st.one_of(WORDS, st.dictionaries(st.sampled_from(["version", "server_name"]), WORDS)),
+                       max_size=4))
 def test_fast_and_general_matchers_agree(event, attributes):
-    event = {**event, "attributes": attributes, **({"attributes.app": event["source_ip"]} if "source_ip" in event else {})}
+    event = {**event, "attributes": attributes, **({"attributes.app": event["source_ip"]} if "source_ip" in event else {}),
+             **({"attributes.tls": {"version": event["category"]}} if "category" in event else {})}
     assert len(MATCHERS) > 20 and any(m._equals is not None for m in MATCHERS)
-    assert any(m._pair is not None for m in MATCHERS) and any(m._key is not None for m in MATCHERS)
+    assert any(m._nested is not None for m in MATCHERS) and any(m._key is not None for m in MATCHERS)
     for fast, plain in zip(MATCHERS, GENERAL, strict=True):
         assert fast.test(event) == plain.test(event), (fast.field, fast.op, fast.values, event)
