@@ -6,6 +6,7 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streams.detect import expr_ast as ast
 from streams.detect import load_rules
 from streams.detect.evaluators.matchers import FieldMatcher, Selection
 from streams.detect.loader import default_rules_path
@@ -44,7 +45,8 @@ def _general(m: FieldMatcher) -> FieldMatcher:
 
 GENERAL = [_general(m) for m in MATCHERS]
 WORDS = st.sampled_from(["authentication", "AUTHENTICATION", "failure", "success", "login", "sudo", "root", "ssh",
-                         "admin-console", "10.1.2.3", "203.0.113.9", "", "true", "5", "role_grant", "mfa_disable"])
+                         "admin-console", "10.1.2.3", "203.0.113.9", "", "true", "5", "role_grant", "mfa_disable",
+                         "TLSv1", "TLSv1.3", "cardholder"])
 VALUES = st.one_of(WORDS, st.integers(-3, 30), st.booleans(), st.none(), st.lists(WORDS, max_size=3))
 FIELDS = sorted({m.field.split(".")[0] for m in MATCHERS} | {"attributes"})
 
@@ -61,4 +63,5 @@ def test_fast_and_general_matchers_agree(event, attributes):
     assert len(MATCHERS) > 20 and any(m._equals is not None for m in MATCHERS)
     assert any(m._nested is not None for m in MATCHERS) and any(m._key is not None for m in MATCHERS)
     for fast, plain in zip(MATCHERS, GENERAL, strict=True):
+        assert fast._find(event) == ast.resolve(event, fast.path.parts), (fast.field, event)
         assert fast.test(event) == plain.test(event), (fast.field, fast.op, fast.values, event)
