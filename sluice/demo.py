@@ -18,71 +18,10 @@ from sluice import summary
 from sluice.settings import Settings
 from sluice.sqlclient import SqlClient
 from sluice.stack import Stack
+from sluice.waiting import wait_alerts, wait_drained, wait_quiet
 from streams.clock import ClockConfig
 
 ALERT_WAIT_S = 30.0
-
-
-class DrainTimeout(RuntimeError):
-    pass
-
-
-def wait_drained(sql: SqlClient, cluster: str, expected: int, stall_timeout: float, stack: Stack,
-                 report: Callable[[int], None]) -> int:
-    """Wait until `expected` rows landed; give up only when nothing lands for
-    `stall_timeout` seconds (a long backlog that keeps moving is not an error)."""
-    seen = -1
-    last_progress = time.monotonic()
-    while True:
-        stack.supervise()
-        now_seen = summary.landed(sql, cluster)
-        report(now_seen)
-        if now_seen >= expected:
-            return now_seen
-        if now_seen > seen:
-            seen, last_progress = now_seen, time.monotonic()
-        elif time.monotonic() - last_progress > stall_timeout:
-            raise DrainTimeout(f"only {seen} of {expected} records reached ClickHouse and nothing landed for "
-                               f"{stall_timeout:.0f}s; see the stage logs in {stack.log_dir}")
-        time.sleep(0.5)
-
-
-def wait_quiet(read: Callable[[], int], quiet_s: float, timeout: float) -> int:
-    """Wait until `read()` stops changing for `quiet_s` (the producer of what it counts
-    has already exited); return the last value."""
-    deadline = time.monotonic() + timeout
-    last, since = read(), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now_value = read()
-        if now_value != last:
-            last, since = now_value, time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            break
-    return last
-
-
-def wait_alerts(settings: Settings, expected: set[str], timeout: float, echo: Callable[[str], None]) -> list[dict]:
-    """Alerts on the notification topic, waiting up to `timeout` until each injected
-    incident's rule has notified firing and then resolved."""
-    deadline = time.monotonic() + timeout
-    while True:
-        alerts = summary.alerts_on_topic(settings.kafka)
-        seen = {(a.get("rule_id"), a.get("status")) for a in alerts}
-        missing = sorted(f"{rule} {status}" for rule in expected for status in ("firing", "resolved")
-                         if (rule, status) not in seen)
-        if not missing or time.monotonic() >= deadline:
-            if missing:
-                echo(f"warning: no notification yet for {', '.join(missing)}")
-            return alerts
-        time.sleep(1.0)
-
-
-def wait_alerts_settled(settings: Settings, quiet_s: float) -> list[dict]:
-    """Alerts on the notification topic once none arrived for `quiet_s` (grouping holds
-    notifications back for group_wait)."""
-    wait_quiet(lambda: len(summary.alerts_on_topic(settings.kafka)), quiet_s, 60.0)
-    return summary.alerts_on_topic(settings.kafka)
 
 
 def demo_speed(seconds: float) -> float:

@@ -18,10 +18,10 @@ from collectors.publisher import Publisher
 from schemas.tables import INGESTED_TABLES
 from sinks.kafka import kafka_cluster_id
 from sluice import summary
-from sluice.demo import wait_alerts_settled, wait_quiet
 from sluice.settings import Settings
 from sluice.sqlclient import SqlClient
 from sluice.stack import Stack
+from sluice.waiting import wait_alerts_settled, wait_quiet
 
 CHUNK = 5000
 

@@ -14,10 +14,10 @@ from collectors.publisher import Publisher, run_at_rate
 from collectors.synthetic import SyntheticSource
 from sinks.kafka import kafka_cluster_id
 from sluice import summary
-from sluice.demo import wait_drained
 from sluice.settings import load_settings
 from sluice.sqlclient import SqlClient
 from sluice.stack import Stack
+from sluice.waiting import wait_drained
 
 pytestmark = pytest.mark.faults
 
