@@ -70,7 +70,7 @@ def test_ratio_backtest_over_stored_rollups_matches_the_stream(tmp_path, embedde
     from sinks.kafka_tail import assign_tail, read_until_end, reader
     from streams.aggregate import merge_partials
     from tests.integration.stacks import make_stack
-    from tests.unit.streams.detect.test_sql_backtest import assert_agree, in_stream
+    from tests.unit.streams.detect.backtest_harness import assert_agree, in_stream
 
     stack = make_stack("embedded", embedded_broker, None, tmp_path, topic_prefix)
     t0 = (time.time() // 60) * 60 - 40 * 60
@@ -113,14 +113,14 @@ def test_ratio_backtest_over_stored_rollups_matches_the_stream(tmp_path, embedde
     result = CliRunner().invoke(main, ["rules", "backtest", rule.id, "--since", "1d", "--format", "JSONEachRow",
                                        "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    from tests.unit.streams.detect.test_sql_backtest import _epoch
+    from tests.unit.streams.detect.backtest_harness import epoch
 
     got = []
     for line in result.output.splitlines():
         if line.startswith("{"):
             row = orjson.loads(line)
-            got.append({"group": {"series.provider": row["series.provider"]}, "started": _epoch(row["started"]),
-                        "fired": _epoch(row["fired"]), "resolved": _epoch(row["resolved"]),
+            got.append({"group": {"series.provider": row["series.provider"]}, "started": epoch(row["started"]),
+                        "fired": epoch(row["fired"]), "resolved": epoch(row["resolved"]),
                         "resolved_by": row["resolved_by"], "value": row["value"]})
     assert_agree(got, want, "provider_failure_ratio through the pipeline")
 

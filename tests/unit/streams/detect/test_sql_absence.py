@@ -15,21 +15,15 @@ import time
 
 import pytest
 
-from tests.unit.streams.detect.helpers import compile_rule
-from tests.unit.streams.detect.test_sql_backtest import (
-    _recent,
+from tests.unit.streams.detect.backtest_harness import (
     backtest,
-    chdb_database,
     in_stream,
     load,
     raw_event,
+    recent,
     rollup_item,
 )
-
-
-@pytest.fixture(scope="module")
-def ch(tmp_path_factory):
-    yield from chdb_database(tmp_path_factory)
+from tests.unit.streams.detect.helpers import compile_rule
 
 
 def _beat(n: int, ts: float, host: str, name: str = "heartbeat") -> dict:
@@ -55,7 +49,7 @@ def assert_silences_agree(got: list[dict], want: list[dict], label: str) -> None
 
 def test_random_heartbeats_and_an_expected_group_that_never_reports(ch):
     rng = random.Random(4)
-    t0 = _recent(0.0) - 9 * 3600  # whole minutes: the stream's first tick arms the expected groups
+    t0 = recent(0.0) - 9 * 3600  # whole minutes: the stream's first tick arms the expected groups
     items, n = [], 0
     for host in ("web-1", "web-2", "db-1"):
         t = t0 + rng.uniform(0, 30)
@@ -85,7 +79,7 @@ def test_random_heartbeats_and_an_expected_group_that_never_reports(ch):
 
 
 def test_rollup_windows_count_as_items(ch):
-    base = _recent(0.0) - 4 * 3600
+    base = recent(0.0) - 4 * 3600
     minutes = [m for m in range(120) if not (20 <= m < 31 or 70 <= m < 74 or m >= 110)]
     items = [rollup_item({"family": "log", "window_start": base + 60 * m, "count": 10, "errors": 0,
                           "series": {"service": "ledger"}}) for m in minutes]

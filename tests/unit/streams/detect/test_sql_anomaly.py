@@ -10,24 +10,16 @@ from __future__ import annotations
 import random
 import uuid
 
-import pytest
-
-from tests.unit.streams.detect.helpers import compile_rule
-from tests.unit.streams.detect.test_sql_backtest import (
-    _recent,
+from tests.unit.streams.detect.backtest_harness import (
     assert_agree,
     backtest,
-    chdb_database,
     in_stream,
     load,
     raw_event,
+    recent,
     rollup_item,
 )
-
-
-@pytest.fixture(scope="module")
-def ch(tmp_path_factory):
-    yield from chdb_database(tmp_path_factory)
+from tests.unit.streams.detect.helpers import compile_rule
 
 
 def _log_rollups(rng: random.Random, hours: int, base: float) -> list[dict]:
@@ -58,7 +50,7 @@ def _log_rollups(rng: random.Random, hours: int, base: float) -> list[dict]:
 
 def test_ewma_and_robust_over_random_rollups(ch):
     rng = random.Random(21)
-    base = _recent(0.0) - 12 * 3600
+    base = recent(0.0) - 12 * 3600
     items = _log_rollups(rng, 8, base)
     load(ch, items)
     bodies = [
@@ -81,7 +73,7 @@ def test_ewma_and_robust_over_random_rollups(ch):
 
 def test_seasonal_over_random_rollups(ch):
     rng = random.Random(8)
-    base = _recent(0.0) - 14 * 3600
+    base = recent(0.0) - 14 * 3600
     items, surge = [], {"adyen": 0, "stripe": 0}
     for minute in range(12 * 60):
         hour_shape = 20 + 15 * ((minute // 5) % 12)  # each 5-minute slot of the hour has its own level
@@ -106,7 +98,7 @@ def test_seasonal_over_random_rollups(ch):
 
 def test_raw_metric_samples_are_points_of_their_own(ch):
     rng = random.Random(3)
-    start = _recent(0.0) - 8 * 3600
+    start = recent(0.0) - 8 * 3600
     items = []
     for host in ("db-1", "db-2"):
         t, busy = start + rng.uniform(0, 5), 0

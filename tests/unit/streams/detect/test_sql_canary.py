@@ -14,20 +14,14 @@ import random
 import pytest
 
 from streams.detect.canary import mann_whitney_u
-from tests.unit.streams.detect.test_sql_backtest import (
-    _recent,
+from tests.unit.streams.detect.backtest_harness import (
     assert_agree,
     backtest,
-    chdb_database,
     in_stream,
     load,
     raw_event,
+    recent,
 )
-
-
-@pytest.fixture(scope="module")
-def ch(tmp_path_factory):
-    yield from chdb_database(tmp_path_factory)
 
 RULE = """\
 kind: canary
@@ -63,7 +57,7 @@ def _deployment(n: int, ts: float, service: str, version: str, env: str = "prod"
 
 def test_random_deployments_agree_with_the_engine(ch):
     rng = random.Random(17)
-    start = _recent(0.0) - 10 * 3600
+    start = recent(0.0) - 10 * 3600
     items, n = [], 0
     for service in ("checkout", "ledger", "payouts"):
         t = start
@@ -100,7 +94,7 @@ def test_random_deployments_agree_with_the_engine(ch):
 def test_u_and_p_match_the_python_test_with_ties_and_equal_values(ch):
     """The SQL statistics on small samples with heavy ties and all-equal values, against mann_whitney_u."""
     rng = random.Random(2)
-    start = _recent(0.0) - 5 * 3600
+    start = recent(0.0) - 5 * 3600
     items, cases, n = [], [], 0
     for k in range(12):
         t = start + 900 * k
