@@ -86,33 +86,34 @@ __all__ = ["SqlUnsupported", "quote", "to_sql", "output_kind", "SUPPORTED"]
 SUPPORTED = ("pattern", "compliance", "threshold", "ratio", "sequence", "anomaly", "canary", "absence")
 
 
+# Evaluator class (first match wins: Ratio before Threshold, its base) -> SQL builder and
+# what one row of its output is.
+_FORMS = (
+    (PatternEvaluator, pattern_sql, "events"),
+    (RatioEvaluator, ratio_sql, "intervals"),
+    (ThresholdEvaluator, threshold_sql, "intervals"),
+    (SequenceEvaluator, sequence_sql, "alerts"),
+    (AnomalyEvaluator, anomaly_sql, "intervals"),
+    (CanaryEvaluator, canary_sql, "verdicts"),
+    (AbsenceEvaluator, absence_sql, "intervals"),
+)
+
+
+def _form(rule: CompiledRule) -> tuple | None:
+    return next((form for form in _FORMS if isinstance(rule, form[0])), None)
+
+
 def output_kind(rule: CompiledRule) -> str:
     """'events' (one row per match), 'intervals' (firing intervals: threshold, ratio, anomaly,
     absence), 'alerts' (sequence alerts) or 'verdicts' (canary analyses)."""
-    if isinstance(rule, PatternEvaluator):
-        return "events"
-    if isinstance(rule, SequenceEvaluator):
-        return "alerts"
-    if isinstance(rule, CanaryEvaluator):
-        return "verdicts"
-    return "intervals"
+    form = _form(rule)
+    return form[2] if form is not None else "intervals"
 
 
 def to_sql(rule: CompiledRule, since: float | str = "7d", database: str = "sluice") -> str:
     """ClickHouse SQL listing when `rule` would have fired in the last `since`; SqlUnsupported otherwise."""
     since_s = parse_duration(since)
-    if isinstance(rule, PatternEvaluator):
-        return pattern_sql(rule, since_s, database)
-    if isinstance(rule, RatioEvaluator):
-        return ratio_sql(rule, since_s, database)
-    if isinstance(rule, ThresholdEvaluator):
-        return threshold_sql(rule, since_s, database)
-    if isinstance(rule, SequenceEvaluator):
-        return sequence_sql(rule, since_s, database)
-    if isinstance(rule, AnomalyEvaluator):
-        return anomaly_sql(rule, since_s, database)
-    if isinstance(rule, CanaryEvaluator):
-        return canary_sql(rule, since_s, database)
-    if isinstance(rule, AbsenceEvaluator):
-        return absence_sql(rule, since_s, database)
-    raise SqlUnsupported(f"kind {rule.kind!r} has no SQL form (supported: {', '.join(SUPPORTED)})")
+    form = _form(rule)
+    if form is None:
+        raise SqlUnsupported(f"kind {rule.kind!r} has no SQL form (supported: {', '.join(SUPPORTED)})")
+    return form[1](rule, since_s, database)

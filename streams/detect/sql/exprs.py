@@ -18,6 +18,26 @@ _CMP = {"==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _ARITH = {"+": "plus", "-": "minus", "*": "multiply", "%": "modulo"}
 
 
+# Expression functions with a direct ClickHouse form: SQL of the arguments -> SQL.
+_FUNCTIONS: dict[str, Callable[[list[str]], str]] = {
+    "lower": lambda a: f"lowerUTF8({a[0]})",
+    "upper": lambda a: f"upperUTF8({a[0]})",
+    "len": lambda a: f"lengthUTF8({a[0]})",
+    "abs": lambda a: f"abs({a[0]})",
+    "min": lambda a: f"least({', '.join(a)})",
+    "max": lambda a: f"greatest({', '.join(a)})",
+    "round": lambda a: f"round({', '.join(a)})",
+    "startswith": lambda a: f"startsWith({a[0]}, {a[1]})",
+    "endswith": lambda a: f"endsWith({a[0]}, {a[1]})",
+    "contains": lambda a: f"(position({a[0]}, {a[1]}) > 0)",
+    "matches": lambda a: f"match({a[0]}, {a[1]})",
+    "exists": lambda a: f"({a[0]} != '')",
+    "coalesce": lambda a: "coalesce(" + ", ".join(f"nullIf({x}, '')" for x in a) + ")",
+    "if": lambda a: f"if({a[0]}, {a[1]}, {a[2]})",
+    "number": lambda a: f"toFloat64OrNull(toString({a[0]}))",
+    "string": lambda a: f"toString({a[0]})",
+}
+
 class SqlUnsupported(ValueError):
     """This rule (or one of its constructs) has no SQL form; the message says which."""
 
@@ -149,33 +169,15 @@ class ExprSql:
                 raise SqlUnsupported(f"{name}() outside a windowed query")
             return self.slots[node]
         args = [self(arg) for arg in node.args]
-        simple: dict[str, Callable[[list[str]], str]] = {
-            "lower": lambda a: f"lowerUTF8({a[0]})",
-            "upper": lambda a: f"upperUTF8({a[0]})",
-            "len": lambda a: f"lengthUTF8({a[0]})",
-            "abs": lambda a: f"abs({a[0]})",
-            "min": lambda a: f"least({', '.join(a)})",
-            "max": lambda a: f"greatest({', '.join(a)})",
-            "round": lambda a: f"round({', '.join(a)})",
-            "startswith": lambda a: f"startsWith({a[0]}, {a[1]})",
-            "endswith": lambda a: f"endsWith({a[0]}, {a[1]})",
-            "contains": lambda a: f"(position({a[0]}, {a[1]}) > 0)",
-            "matches": lambda a: f"match({a[0]}, {a[1]})",
-            "exists": lambda a: f"({a[0]} != '')",
-            "coalesce": lambda a: "coalesce(" + ", ".join(f"nullIf({x}, '')" for x in a) + ")",
-            "if": lambda a: f"if({a[0]}, {a[1]}, {a[2]})",
-            "number": lambda a: f"toFloat64OrNull(toString({a[0]}))",
-            "string": lambda a: f"toString({a[0]})",
-        }
         if name == "cidr_match":
             networks = node.args[1]
             values = [i.value for i in networks.items] if isinstance(networks, ast.ListLit) else [getattr(networks, "value", None)]
             if not all(isinstance(v, str) for v in values):
                 raise SqlUnsupported("cidr_match() needs literal networks in SQL")
             return "(" + " OR ".join(f"isIPAddressInRange({args[0]}, {quote(v)})" for v in values) + ")"
-        if name not in simple:
+        if name not in _FUNCTIONS:
             raise SqlUnsupported(f"no SQL for {name}()")
-        return simple[name](args)
+        return _FUNCTIONS[name](args)
 
 
 def matcher_sql(m: FieldMatcher, columns: Columns = RAW) -> str:
