@@ -113,12 +113,12 @@ class IngestWorker:
     def _add_partials(self, out: IngestOutput, partials: list[dict]) -> None:
         """Every partial to the rollups topic (the store keeps them); those a rule reads
         to the detect topic too, so the detect stage never reads the full rollup stream."""
-        dumps = orjson.dumps
-        for partial in partials:
-            out.add(self.topics.rollups, partial["key"].encode(), dumps(partial))
+        encoded = {id(p): (p["key"].encode(), orjson.dumps(p)) for p in partials}
+        for key, value in encoded.values():
+            out.add(self.topics.rollups, key, value)
         if self.detect is not None:
             for partial in self.detect.wanted_rollups(partials):
-                out.add(self.topics.detect, partial["key"].encode(), dumps(partial))
+                out.add(self.topics.detect, *encoded[id(partial)])  # serialized once for both topics
 
     def _commit_transaction(self, by_topic: dict, offsets: list[TopicPartition]) -> None:
         for delay in backoff_delays():

@@ -70,7 +70,7 @@ class FieldMatcher:
                 joined, middles, outer, inner, shorter = nested
                 if joined in item:
                     return item[joined]
-                if not any(m in item for m in middles):
+                if not middles or not any(m in item for m in middles):
                     if outer not in item:
                         return None
                     sub = item[outer]
