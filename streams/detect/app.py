@@ -1,7 +1,7 @@
 """The detect stage: a faust-streaming app over the reduced streams.
 
     sluice.detect (events and rollup partials ingest pre-filtered  ┐
-                   for the rules, and timer ticks)                 ├─ evaluate: rule state and alert
+                   for the rules, packed in arrays; timer ticks)   ├─ evaluate: rule state and alert
     sluice.signals, sluice.deployments                             ┘  state in faust Tables
                                             ─► alert topics, {prefix}.alert-history
 
@@ -25,6 +25,7 @@ import faust
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas import envelope
 from sinks.kafka import KafkaConfig
 from streams.aggregate import merge_partials
 from streams.alerting import SilenceStore, encode_history
@@ -33,6 +34,7 @@ from streams.detect.engine import Engine
 from streams.detect.evaluators.base import source_of
 from streams.detect.loader import default_rules_path
 from streams.detect.reload import RuleSet
+from streams.detect.writeback import WriteBack
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
     inputs = app.topic(*topics.detect_inputs, value_serializer="raw")
     ticks = app.topic(topics.detect, value_serializer="raw")
     rule_states = app.Table("rule-state", partitions=1)
+    states = WriteBack(rule_states)  # one table write per changed key per input record
     alert_states = app.Table("alert-state", partitions=1)
     alert_groups = app.Table("alert-groups", partitions=1)
     pending = app.Table("rollup-merge", partitions=1)
@@ -78,7 +81,7 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
     def engine() -> Engine:
         eng = runtime.get("engine")
         if eng is None or runtime.get("version") != ruleset.version:
-            eng = runtime["engine"] = Engine(ruleset.rules, states=rule_states)
+            eng = runtime["engine"] = Engine(ruleset.rules, states=states)
             runtime["version"] = ruleset.version
         return eng
 
@@ -125,17 +128,21 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
     async def evaluate(stream):
         async for value in stream:
             try:
-                item = orjson.loads(value)
+                items = envelope.unpack(value)
             except orjson.JSONDecodeError:
                 log.warning("detect: skipping a record that is not JSON (%d bytes)", len(value))
                 continue
             now = clock()
-            if "_tick" in item:
-                await on_tick(now)
-            elif source_of(item) == "rollups":
-                hold(item)
-            else:
-                await emit(engine().process(item, now), now)
+            for item in items:
+                if type(item) is not dict:
+                    log.warning("detect: skipping an item that is not a JSON object (%s)", type(item).__name__)
+                elif "_tick" in item:
+                    await on_tick(now)
+                elif source_of(item) == "rollups":
+                    hold(item)
+                else:
+                    await emit(engine().process(item, now), now)
+            states.flush()
 
     def hold(partial: dict) -> None:
         """Partials of one window may come from several ingest workers: merge them for

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import orjson
 from confluent_kafka import KafkaException, Producer, TopicPartition
 
+from schemas import envelope
 from sinks.kafka import KafkaConfig, produce_all
 from streams.aggregate import WindowAggregator, WindowConfig
 from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
@@ -100,25 +101,27 @@ class IngestWorker:
                 left_out[reason] = left_out.get(reason, 0) + 1
         for reason, n in left_out.items():
             LATE.labels(reason).inc(n)
-        dumps = orjson.dumps
+        detect_items: list[bytes] = []
         if self.detect is not None:
-            for ev in self.detect.wanted(out.events):
-                out.add(self.topics.detect, f"{ev.get('tenant')}|{ev.get('service')}".encode(), dumps(ev))
+            detect_items = [orjson.dumps(ev) for ev in self.detect.wanted(out.events)]
             if now >= self._next_reload_check:
                 self._next_reload_check = now + 5.0
                 self.detect.reload_if_changed()
-        self._add_partials(out, self.aggregator.close_ready(now))
+        self._add_partials(out, self.aggregator.close_ready(now), detect_items)
         return out
 
-    def _add_partials(self, out: IngestOutput, partials: list[dict]) -> None:
+    def _add_partials(self, out: IngestOutput, partials: list[dict], detect_items: list[bytes]) -> None:
         """Every partial to the rollups topic (the store keeps them); those a rule reads
-        to the detect topic too, so the detect stage never reads the full rollup stream."""
+        to the detect topic too, so the detect stage never reads the full rollup stream.
+        The detect items (`detect_items`, then those partials) travel packed, a few
+        records per batch (schemas/envelope.py)."""
         encoded = {id(p): (p["key"].encode(), orjson.dumps(p)) for p in partials}
         for key, value in encoded.values():
             out.add(self.topics.rollups, key, value)
         if self.detect is not None:
-            for partial in self.detect.wanted_rollups(partials):
-                out.add(self.topics.detect, *encoded[id(partial)])  # serialized once for both topics
+            detect_items.extend(encoded[id(p)][1] for p in self.detect.wanted_rollups(partials))
+            for record in envelope.pack(detect_items):
+                out.add(self.topics.detect, None, record)  # one partition: no key to place it by
 
     def _commit_transaction(self, by_topic: dict, offsets: list[TopicPartition]) -> None:
         for delay in backoff_delays():
@@ -148,7 +151,7 @@ class IngestWorker:
             partials = self.aggregator.flush_all()
             if partials:
                 out = IngestOutput()
-                self._add_partials(out, partials)
+                self._add_partials(out, partials, [])
                 try:
                     self._commit_transaction(out.by_topic, [])
                 except Exception as exc:  # noqa: BLE001 - shutting down: say so, never hang
