@@ -2,7 +2,10 @@
 events with one dict lookup instead of interpreting the rule's filter and match.
 
 A guard is (field, allowed values, case-insensitive): an item whose top-level string
-`field` is not among the values cannot be accepted by the rule. Guards come from
+`field` is not among the values cannot be accepted by the rule. A field may also be
+("attributes", key) for a rule path `attributes.<key>`: in a canonical event the
+attributes are one flat map of strings, so that path reads `attributes[key]` and
+nothing else, and an absent key matches no value. Guards come from
 top-level `field == "x"` / `field in [...]` conjuncts of a filter, and from `match:`
 selections whose every alternative requires an equality on the same field. Only
 canonical string fields are used, so no type coercion of the rule language can make a
@@ -17,17 +20,21 @@ from collections.abc import Mapping
 from streams.detect import expr_ast as ast
 from streams.detect.evaluators.matchers import Selection
 
-Guard = tuple[str, frozenset, bool]
+Guard = tuple[str | tuple[str, str], frozenset, bool]
 
 STRING_FIELDS = frozenset({"kind", "tenant", "service", "env", "host", "name", "type", "unit", "category", "action",
                            "outcome", "actor", "target", "source_ip", "severity_text", "signal"})
 
 
-def _field(node: object) -> str | None:
-    # A one-part path reads that key directly, whether or not it is marked dotted.
-    if isinstance(node, ast.Path) and len(node.parts) == 1:
-        key = node.parts[0][0]
+def _field(node: object) -> str | tuple[str, str] | None:
+    if not isinstance(node, ast.Path):
+        return None
+    parts = node.parts
+    if len(parts) == 1:  # a one-part path reads that key directly, whether or not it is marked dotted
+        key = parts[0][0]
         return key if key in STRING_FIELDS else None
+    if parts[0][0] == "attributes" and all(dotted and isinstance(k, str) for k, dotted in parts):
+        return "attributes", ".".join(k for k, _ in parts[1:])
     return None
 
 
@@ -70,7 +77,7 @@ def selection_guard(selection: Selection) -> Guard | None:
     if not per_group:
         return None
     common = set(per_group[0]).intersection(*per_group[1:])
-    for key in sorted(common):
+    for key in sorted(common, key=str):
         folds = {g[key][1] for g in per_group}
         if len(folds) == 1:
             return key, frozenset().union(*(g[key][0] for g in per_group)), folds.pop()
@@ -100,8 +107,17 @@ def rule_guards(rule) -> list[Guard]:
 
 
 def passes(guards: list[Guard], item: Mapping) -> bool:
+    """False when a guard proves the rule cannot accept `item` (a canonical event)."""
     for key, values, fold in guards:
-        v = item.get(key)
+        if type(key) is str:
+            v = item.get(key)
+        else:
+            attributes = item.get(key[0])
+            if type(attributes) is not dict:
+                continue
+            v = attributes.get(key[1])
+            if v is None:
+                return False
         if type(v) is not str:
             continue  # cannot conclude: let the rule decide
         if (v.lower() if fold else v) not in values:

@@ -25,6 +25,9 @@ def _events() -> list[dict]:
     records = [(v, topics.raw(s), 0, i) for s, items in batch.items() for i, (_k, v) in enumerate(items)]
     events = Ingestor(topics).process(records, time.time(), keep_events=True).events
     odd = [{**e, "category": "AUTHENTICATION"} for e in events if e.get("kind") == "security"][:50]
+    logs = [e for e in events if e.get("kind") == "log"][:6]
+    tls = [{"tls.version": v} for v in ("TLSv1", "tlsv1.1", "TLSv1.3", "")] + [{"tls": "on"}, {}]
+    odd += [{**e, "attributes": {**e["attributes"], **extra}} for e, extra in zip(logs, tls, strict=True)]
     return events + odd + [{"kind": "metric", "name": "disk_used_ratio", "value": 0.95, "host": "h"},
                            {"kind": "security", "category": 7, "action": None}]
 
@@ -45,3 +48,14 @@ def test_guards_reject_most_ordinary_traffic_for_narrow_rules():
     disk = rule_guards(rules["sre.disk_almost_full"])
     assert not passes(disk, {"kind": "metric", "name": "http_request_duration_seconds"})
     assert passes(disk, {"kind": "metric", "name": "disk_used_ratio"})
+
+
+def test_an_attribute_guard_reads_the_flat_attribute_map():
+    rules = {r.id: r for r in load_rules(default_rules_path())}
+    tls = rule_guards(rules["compliance.tls_downgrade"])
+    assert [g[0] for g in tls] == [("attributes", "tls.version")]
+    event = {"kind": "log", "service": "edge", "attributes": {"tls.version": "TLSv1.0"}}
+    assert passes(tls, event)
+    assert not passes(tls, {**event, "attributes": {"tls.version": "TLSv1.3"}})
+    assert not passes(tls, {**event, "attributes": {"tls": "on"}})  # absent: no value can match
+    assert passes(tls, {**event, "attributes": None})  # not a canonical event: the rule decides
