@@ -19,6 +19,7 @@ picks one per record from its first bytes, JSON first because it is the bulk:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import orjson
@@ -48,6 +49,12 @@ FORMATS: dict[str, Decoder] = {
 }
 AUTO = "auto"
 _WEEKDAYS = (b"[Mon ", b"[Tue ", b"[Wed ", b"[Thu ", b"[Fri ", b"[Sat ", b"[Sun ")
+_STRIPPED = (b"\xef", b" ", b"\t", b"\r", b"\n")  # first bytes of what _start removes
+# The tests on the first 64 characters, in their order, as one regex: `key=` first (no
+# syslog, access or error log line starts so), a bare syslog date, an nginx error log.
+_BY_START = re.compile(f"(?P<logfmt>{logfmt.DETECT.pattern})|(?P<syslog>{syslog.BARE_START.pattern})"
+                       f"|(?P<error>{apache.NGINX_ERROR_START})")
+_START_DECODERS = {"logfmt": logfmt.decode, "syslog": syslog.decode, "error": apache.decode_error_log}
 
 
 def check_format(name: str, key: str) -> str:
@@ -91,13 +98,10 @@ def sniff(value: bytes, stream: str) -> Decoder:
     elif value.startswith(b"CEF:"):
         return cef.decode
     start = value[:64].decode("utf-8", "replace")
-    if logfmt.DETECT.match(start):  # `key=` first: no syslog, access or error log line starts so
-        return logfmt.decode
-    if syslog.BARE_START.match(start):
-        return syslog.decode
-    if apache.NGINX_ERROR.match(start):
-        return apache.decode_error_log
-    if b" [" in value[:300] and apache.ACCESS.match(value[:8192].decode("utf-8", "replace")):
+    m = _BY_START.match(start)
+    if m is not None:
+        return _START_DECODERS[m.lastgroup]
+    if b" [" in value[:300] and apache.ACCESS_START.match(value[:8192].decode("utf-8", "replace")):
         return apache.decode_access
     if stream == "metrics" and prometheus.DETECT.match(start):
         return prometheus.decode
@@ -106,7 +110,8 @@ def sniff(value: bytes, stream: str) -> Decoder:
 
 def decode(value: bytes, fmt: str, ctx: DecodeContext) -> list[Decoded]:
     """Decode one record with format `fmt` ("auto" sniffs). Raises DecodeError."""
-    value = _start(value)
+    if value[:1] in _STRIPPED:
+        value = _start(value)
     if not value.strip():
         raise DecodeError("empty", "record is empty or blank")
     decoder = sniff(value, ctx.stream) if fmt == AUTO else FORMATS[fmt]

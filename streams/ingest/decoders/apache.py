@@ -13,17 +13,21 @@ from __future__ import annotations
 import re
 
 from schemas.errors import DecodeError
-from streams.ingest.decoders.base import QUOTED_BODY, DecodeContext, Decoded, utf8
+from streams.ingest.decoders.base import DATES_LIMIT, QUOTED_BODY, DecodeContext, Decoded, utf8
 
 _QUOTED = r'"(' + QUOTED_BODY + r')"'
-ACCESS = re.compile(
-    r"(\S+) (\S+) (\S+|\"[^\"]*\") \[([^\]]+)\] " + _QUOTED + r" (\d{3}|-) (\d+|-)"
-    r"(?: " + _QUOTED + r" " + _QUOTED + r")?(.*)\Z", re.S)
+_ACCESS_HEAD = r"(\S+) (\S+) (\S+|\"[^\"]*\") \[([^\]]+)\] " + _QUOTED + r" (\d{3}|-) (\d+|-)"
+ACCESS = re.compile(_ACCESS_HEAD + r"(?: " + _QUOTED + r" " + _QUOTED + r")?(.*)\Z", re.S)
+# What ACCESS needs to match: the rest of it matches any text. Detection stops here.
+ACCESS_START = re.compile(_ACCESS_HEAD, re.S)
 APACHE_ERROR = re.compile(r"\[((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d [\d:.]+ \d{4})\] "
                           r"\[(?:([^:\]\s]+):)?([a-z]+\d?)\] ?(.*)\Z", re.S)
 NGINX_ERROR = re.compile(r"(\d{4}/\d\d/\d\d) (\d\d:\d\d:\d\d) \[([a-z]+)\] (\d+)#(\d+): (?:\*(\d+) )?(.*)\Z", re.S)
+# What NGINX_ERROR needs to match, without groups (the rest of it matches any text).
+NGINX_ERROR_START = r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[[a-z]+\] \d+#\d+: "
 _NGINX_CONTEXT = re.compile(r', (client|server|request|upstream|host|referrer): ("' + QUOTED_BODY + r'"|[^,]*)')
 _ERROR_CODE = re.compile(r"(AH\d{5}): ")
+_LEVEL_OF_STATUS = {"5": "error", "4": "warn"}
 _LEVELS = {"emerg": "emerg", "alert": "alert", "crit": "crit", "error": "error", "warn": "warn",
            "notice": "notice", "info": "info", "debug": "debug"}
 _NGINX_CONTEXT_NAMES = {"client": "source.address", "server": "server.name", "request": "http.request.line",
@@ -31,7 +35,7 @@ _NGINX_CONTEXT_NAMES = {"client": "source.address", "server": "server.name", "re
 
 
 def _unescape(value: str) -> str:
-    return value.replace('\\"', '"').replace("\\\\", "\\") if "\\" in value else value
+    return value.replace('\\"', '"').replace("\\\\", "\\")
 
 
 def parse_access(text: str, ctx: DecodeContext) -> tuple[dict, dict] | None:
@@ -40,17 +44,16 @@ def parse_access(text: str, ctx: DecodeContext) -> tuple[dict, dict] | None:
         return None
     client, ident, user, stamp, request, status, size, referer, agent, rest = m.groups()
     attributes = {"source.address": client, "sluice.format": "access"}
-    fields: dict = {"message": text}
-    try:
-        fields["ts"] = ctx.times.apache_access(stamp)
-    except (ValueError, IndexError, OverflowError):
-        attributes["sluice.ts_flag"] = "unparsable"
-        attributes["sluice.original_ts"] = stamp[:64]
+    ts = ctx.access_dates.get(stamp)
+    if ts is None:
+        ts = _access_time(stamp, ctx, attributes)
+    fields: dict = {"message": text} if ts is None else {"message": text, "ts": ts}
     if user not in ("-", '"-"', '""'):
         attributes["user.name"] = user.strip('"')
     if ident != "-":
         attributes["user.ident"] = ident
-    request = _unescape(request)
+    if "\\" in request:
+        request = _unescape(request)
     parts = request.split(" ")
     if len(parts) == 3 and parts[2].startswith("HTTP/"):
         attributes["http.request.method"] = parts[0]
@@ -60,18 +63,32 @@ def parse_access(text: str, ctx: DecodeContext) -> tuple[dict, dict] | None:
         attributes["http.request.line"] = request
     if status != "-":
         attributes["http.response.status_code"] = status
-        fields["level"] = "error" if status[0] == "5" else "warn" if status[0] == "4" else "info"
+        fields["level"] = _LEVEL_OF_STATUS.get(status[0], "info")
     if size != "-":
         attributes["http.response.body.bytes"] = size
     if referer is not None:
         if referer != "-":
-            attributes["http.request.referrer"] = _unescape(referer)
+            attributes["http.request.referrer"] = _unescape(referer) if "\\" in referer else referer
         if agent != "-":
-            attributes["user_agent.original"] = _unescape(agent)
+            attributes["user_agent.original"] = _unescape(agent) if "\\" in agent else agent
     rest = rest.strip()
     if rest:
         attributes["access.extra"] = rest
     return fields, attributes
+
+
+def _access_time(stamp: str, ctx: DecodeContext, attributes: dict) -> float | None:
+    """The time of an access line (remembered for the batch), or None with the event flagged."""
+    try:
+        ts = ctx.times.apache_access(stamp)
+    except (ValueError, IndexError, OverflowError):
+        attributes["sluice.ts_flag"] = "unparsable"
+        attributes["sluice.original_ts"] = stamp[:64]
+        return None
+    if len(ctx.access_dates) > DATES_LIMIT:
+        ctx.access_dates.clear()
+    ctx.access_dates[stamp] = ts
+    return ts
 
 
 def _client(value: str, has_port: bool) -> tuple[str, str]:
@@ -155,7 +172,7 @@ def decode_access(value: bytes, ctx: DecodeContext) -> list[Decoded]:
     hit = parse_access(utf8(value), ctx)
     if hit is None:
         raise DecodeError("decode_error", "not a Common/Combined Log Format line")
-    return [Decoded(None, hit[0], hit[1])]
+    return [Decoded(None, *hit)]
 
 
 def decode_error_log(value: bytes, ctx: DecodeContext) -> list[Decoded]:

@@ -64,7 +64,7 @@ _PASSWD = re.compile(r"password (?:changed|for '?(\S+?)'? changed)(?: for (\S+))
 
 
 def is_candidate(program: str, message: str) -> bool:
-    return program in AUTH_PROGRAMS or message.startswith("pam_") or message.startswith("PAM ")
+    return program in AUTH_PROGRAMS or message.startswith(("pam_", "PAM "))
 
 
 def _ev(category: str, action: str, outcome: str, actor: str = "", target: str = "", ip: str = "",
@@ -218,24 +218,24 @@ _BY_PROGRAM = {
 
 def parse(program: str, message: str) -> tuple[dict, dict] | None:
     """(fields, attributes) of a security event, or None when the line is not about auth."""
-    attrs_extra = {}
     msg = message
-    rep = _REPEAT.match(msg)
-    if rep is not None:
-        attrs_extra["syslog.repeat"] = rep.group(1)
-        msg = rep.group(2)
-    hit = None
-    if msg.startswith("pam_") or msg.startswith("PAM "):
-        hit = _pam(msg)
+    repeat = None
+    if message.startswith("message repeated "):
+        rep = _REPEAT.match(message)
+        if rep is not None:
+            repeat, msg = rep.groups()
+    hit = _pam(msg) if msg.startswith(("pam_", "PAM ")) else None
     if hit is None:
         specific = _BY_PROGRAM.get(program)
-        if specific is not None:
-            hit = specific(msg)
-    if hit is None:
-        return None
+        if specific is None:
+            return None
+        hit = specific(msg)
+        if hit is None:
+            return None
     fields, attrs = hit
     fields["message"] = message
-    attrs.update(attrs_extra)
+    if repeat is not None:
+        attrs["syslog.repeat"] = repeat
     if program.startswith("sshd") or attrs.get("pam.service") == "sshd":
         attrs["protocol"] = "ssh"  # what the rules of rules/security select SSH events by
-    return fields, attrs
+    return hit

@@ -17,7 +17,7 @@ import orjson
 
 from schemas.errors import DecodeError
 from streams.ingest.decoders import apache, auth, cef
-from streams.ingest.decoders.base import QUOTED_BODY, DecodeContext, Decoded, utf8
+from streams.ingest.decoders.base import DATES_LIMIT, QUOTED_BODY, DecodeContext, Decoded, utf8
 
 SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
@@ -32,6 +32,11 @@ _SD_UNESCAPE = re.compile(r'\\(["\\\]])')
 _DATE_3164 = re.compile(r"([A-Za-z]{3}) {1,2}(\d{1,2}) (?:(\d{4}) )?(\d\d:\d\d:\d\d(?:\.\d{1,9})?)(?: |$)")
 _DATE_ISO = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?)(?: |$)")
 _TAG = re.compile(r"([^\s\[\]:]{1,64})(?:\[([^\]\s]{1,32})\])?:(?: |\Z)")
+# The usual RFC 3164 line, `<PRI>Mmm dd hh:mm:ss host tag[pid]: msg`, in one match:
+# the same groups as _PRI, _DATE_3164, the host token and _TAG one after the other
+# (a host free of `[]:` never reads as a tag). Other lines take parse_3164's road.
+_3164_USUAL = re.compile(r"<(\d{1,3})>(([A-Za-z]{3}) {1,2}(\d{1,2}) (\d\d:\d\d:\d\d)) ([^\s\[\]:]+) "
+                         r"([^\s\[\]:]{1,64})(?:\[([^\]\s]{1,32})\])?:(?: |\Z)")
 BARE_START = re.compile(r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)")
 _ACCESS_PROGRAMS = frozenset(("nginx", "httpd", "apache", "apache2", "apache-access", "nginx-access"))
 
@@ -53,31 +58,29 @@ def parse_5424(text: str, ctx: DecodeContext, m: re.Match | None = None) -> tupl
         m = _5424.match(text)
         if m is None:
             raise DecodeError("decode_error", "syslog: not an RFC 5424 header")
-    facility, level = _pri(m.group(1))
-    stamp, host, app, procid, msgid = m.group(3, 4, 5, 6, 7)
+    pri, _, stamp, host, app, procid, msgid = m.groups()
+    facility, level = _PRIS.get(pri) or _pri(pri)
     attributes = {"syslog.facility": facility, "sluice.format": "rfc5424"}
     fields: dict = {"level": level, "host": "" if host == "-" else host, "service": None if app == "-" else app}
     if stamp != "-":
-        try:
-            fields["ts"] = ctx.times.iso(stamp)
-        except ValueError:
-            fields["ts"] = stamp  # the normalizer flags it as unparsable
+        fields["ts"] = _iso(stamp, ctx)
     if procid != "-":
         attributes["process.pid"] = procid
     if msgid != "-":
         attributes["syslog.msgid"] = msgid
     pos = m.end()
-    if text.startswith("-", pos):
+    sd_start = text[pos:pos + 1]
+    if sd_start == "-":
         pos += 1
-    elif text.startswith("[", pos):
+    elif sd_start == "[":
         while True:
             sd = _SD_ELEMENT.match(text, pos)
             if sd is None:
                 break
-            sd_id = sd.group(1)
-            params = _SD_PARAM.findall(sd.group(2))
+            sd_id, body = sd.groups()
+            params = _SD_PARAM.findall(body)
             for name, val in params:
-                attributes[f"syslog.sd.{sd_id}.{name}"] = _SD_UNESCAPE.sub(r"\1", val)
+                attributes[f"syslog.sd.{sd_id}.{name}"] = _SD_UNESCAPE.sub(r"\1", val) if "\\" in val else val
             if not params:
                 attributes[f"syslog.sd.{sd_id}"] = ""
             pos = sd.end()
@@ -92,13 +95,27 @@ def parse_5424(text: str, ctx: DecodeContext, m: re.Match | None = None) -> tupl
     return fields, attributes
 
 
+def _iso(stamp: str, ctx: DecodeContext) -> float | str:
+    """An RFC 5424 TIMESTAMP, or the text itself when unreadable (the normalizer flags it)."""
+    if stamp[-1:] == "Z" and stamp[19:20] == ".":
+        # The usual `...hh:mm:ssZ` with a fraction: TimeParser.iso's own fast path, inline.
+        base = ctx.times.iso_cache.get(stamp[:19])
+        if base is not None and stamp[20:-1].isdigit():
+            return base + float(stamp[19:-1])
+    try:
+        return ctx.times.iso(stamp)
+    except ValueError:
+        return stamp
+
+
 def parse_3164(text: str, ctx: DecodeContext) -> tuple[dict, dict]:
     attributes: dict = {"sluice.format": "rfc3164"}
     fields: dict = {}
     pos = 0
     m = _PRI.match(text)
     if m is not None:
-        facility, level = _pri(m.group(1))
+        pri = m.group(1)
+        facility, level = _PRIS.get(pri) or _pri(pri)
         attributes["syslog.facility"] = facility
         fields["level"] = level
         pos = m.end()
@@ -108,7 +125,7 @@ def parse_3164(text: str, ctx: DecodeContext) -> tuple[dict, dict]:
         if year:
             fields["ts"] = _with_year(ctx, int(year), month, int(day), hms)
         else:
-            fields["ts"] = ctx.times.syslog_3164(month, int(day), hms, ctx.observed)
+            fields["ts"] = _date_3164(ctx, d.group(0).rstrip(" "), month, day, hms)
     else:
         d = _DATE_ISO.match(text, pos)
         if d is not None:
@@ -131,6 +148,16 @@ def parse_3164(text: str, ctx: DecodeContext) -> tuple[dict, dict]:
     return fields, attributes
 
 
+def _date_3164(ctx: DecodeContext, date: str, month: str, day: str, hms: str) -> float:
+    ts = ctx.syslog_dates.get(date)
+    if ts is None:
+        ts = ctx.times.syslog_3164(month, int(day), hms, ctx.observed)
+        if len(ctx.syslog_dates) > DATES_LIMIT:
+            ctx.syslog_dates.clear()
+        ctx.syslog_dates[date] = ts
+    return ts
+
+
 def _with_year(ctx: DecodeContext, year: int, month: str, day: int, hms: str) -> float:
     from streams.ingest.timeparse import MONTHS
     mon = MONTHS.get(month.capitalize())
@@ -142,6 +169,18 @@ def _with_year(ctx: DecodeContext, year: int, month: str, day: int, hms: str) ->
 def parse(text: str, ctx: DecodeContext) -> tuple[dict, dict]:
     """Envelope fields and attributes of one syslog line, either RFC."""
     try:
+        m = _3164_USUAL.match(text)
+        if m is not None:
+            pri, date, month, day, hms, host, service, pid = m.groups()
+            facility, level = _PRIS.get(pri) or _pri(pri)
+            ts = ctx.syslog_dates.get(date)
+            if ts is None:
+                ts = _date_3164(ctx, date, month, day, hms)
+            fields = {"level": level, "ts": ts, "host": host, "service": service, "message": text[m.end():]}
+            attributes = {"sluice.format": "rfc3164", "syslog.facility": facility}
+            if pid:
+                attributes["process.pid"] = pid
+            return fields, attributes
         m = _5424.match(text)
         if m is not None:
             return parse_5424(text, ctx, m)
@@ -152,9 +191,10 @@ def parse(text: str, ctx: DecodeContext) -> tuple[dict, dict]:
 
 def inner(fields: dict, attributes: dict, ctx: DecodeContext) -> Decoded:
     """Decode the message inside an envelope when its content is recognisable."""
-    msg = fields.get("message") or ""
+    msg = fields["message"]
     program = (fields.get("service") or "").lower()
-    if msg.startswith("CEF:"):
+    first = msg[:1]
+    if first == "C" and msg.startswith("CEF:"):
         cef_fields, cef_attrs = cef.parse(msg, ctx)
         merged = {k: v for k, v in fields.items() if k != "message"}
         merged.update(cef_fields)
@@ -169,7 +209,7 @@ def inner(fields: dict, attributes: dict, ctx: DecodeContext) -> Decoded:
             attributes.update(sec_attrs)
             kind = "security" if ctx.auth_as_security or ctx.stream == "security" else None
             return Decoded(kind, fields, attributes)
-    if msg[:1] == "{" and msg[-1:] == "}":
+    if first == "{" and msg[-1:] == "}":
         try:
             obj = orjson.loads(msg)
         except orjson.JSONDecodeError:
