@@ -133,15 +133,19 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
                 log.warning("detect: skipping a record that is not JSON (%d bytes)", len(value))
                 continue
             now = clock()
-            for item in items:
-                if type(item) is not dict:
-                    log.warning("detect: skipping an item that is not a JSON object (%s)", type(item).__name__)
-                elif "_tick" in item:
-                    await on_tick(now)
-                elif source_of(item) == "rollups":
-                    hold(item)
-                else:
-                    await emit(engine().process(item, now), now)
+            try:
+                for item in items:
+                    if type(item) is not dict:
+                        log.warning("detect: skipping an item that is not a JSON object (%s)", type(item).__name__)
+                    elif "_tick" in item:
+                        await on_tick(now)
+                    elif source_of(item) == "rollups":
+                        hold(item)
+                    else:
+                        await emit(engine().process(item, now), now)
+            except BaseException:
+                states.discard()  # the record is not done: a restarted agent must not inherit half of it
+                raise
             states.flush()
 
     def hold(partial: dict) -> None:

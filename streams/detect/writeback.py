@@ -59,6 +59,10 @@ class WriteBack(MutableMapping):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def discard(self) -> None:
+        """Forget what changed since the last flush."""
+        self.changed.clear()
+
     def flush(self) -> int:
         """Write what changed to the table; return how many keys that was."""
         table = self.table

@@ -107,21 +107,24 @@ class IngestWorker:
             if now >= self._next_reload_check:
                 self._next_reload_check = now + 5.0
                 self.detect.reload_if_changed()
-        self._add_partials(out, self.aggregator.close_ready(now), detect_items)
+        self._add_detect(out, detect_items + self._add_partials(out, self.aggregator.close_ready(now)))
         return out
 
-    def _add_partials(self, out: IngestOutput, partials: list[dict], detect_items: list[bytes]) -> None:
-        """Every partial to the rollups topic (the store keeps them); those a rule reads
-        to the detect topic too, so the detect stage never reads the full rollup stream.
-        The detect items (`detect_items`, then those partials) travel packed, a few
-        records per batch (schemas/envelope.py)."""
+    def _add_partials(self, out: IngestOutput, partials: list[dict]) -> list[bytes]:
+        """Every partial to the rollups topic (the store keeps them); returns those a rule
+        reads, serialized, for the detect topic: the detect stage never reads the full
+        rollup stream."""
         encoded = {id(p): (p["key"].encode(), orjson.dumps(p)) for p in partials}
         for key, value in encoded.values():
             out.add(self.topics.rollups, key, value)
-        if self.detect is not None:
-            detect_items.extend(encoded[id(p)][1] for p in self.detect.wanted_rollups(partials))
-            for record in envelope.pack(detect_items):
-                out.add(self.topics.detect, None, record)  # one partition: no key to place it by
+        if self.detect is None:
+            return []
+        return [encoded[id(p)][1] for p in self.detect.wanted_rollups(partials)]  # serialized once for both
+
+    def _add_detect(self, out: IngestOutput, items: list[bytes]) -> None:
+        """The detect items travel packed, a few records per batch (schemas/envelope.py)."""
+        for record in envelope.pack(items):
+            out.add(self.topics.detect, None, record)  # one partition: no key to place it by
 
     def _commit_transaction(self, by_topic: dict, offsets: list[TopicPartition]) -> None:
         for delay in backoff_delays():
@@ -151,7 +154,7 @@ class IngestWorker:
             partials = self.aggregator.flush_all()
             if partials:
                 out = IngestOutput()
-                self._add_partials(out, partials, [])
+                self._add_detect(out, self._add_partials(out, partials))
                 try:
                     self._commit_transaction(out.by_topic, [])
                 except Exception as exc:  # noqa: BLE001 - shutting down: say so, never hang

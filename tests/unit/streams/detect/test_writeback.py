@@ -67,3 +67,6 @@ def test_reads_see_pending_writes_and_deletes():
     assert states.flush() == 3
     assert sorted(table.data) == ["a", "c"] and table["a"] == {"n": 10}
     assert states.changed == {}
+    states["a"] = {"n": 99}
+    states.discard()
+    assert states["a"] == {"n": 10} and states.flush() == 0
