@@ -35,8 +35,9 @@ _TAG = re.compile(r"([^\s\[\]:]{1,64})(?:\[([^\]\s]{1,32})\])?:(?: |\Z)")
 # The usual RFC 3164 line, `<PRI>Mmm dd hh:mm:ss host tag[pid]: msg`, in one match:
 # the same groups as _PRI, _DATE_3164, the host token and _TAG one after the other
 # (a host free of `[]:` never reads as a tag). Other lines take parse_3164's road.
+# The optional pid is `(?:...|)` for speed, as in auth.py.
 _3164_USUAL = re.compile(r"<(\d{1,3})>(([A-Za-z]{3}) {1,2}(\d{1,2}) (\d\d:\d\d:\d\d)) ([^\s\[\]:]+) "
-                         r"([^\s\[\]:]{1,64})(?:\[([^\]\s]{1,32})\])?:(?: |\Z)")
+                         r"([^\s\[\]:]{1,64})(?:\[([^\]\s]{1,32})\]|):(?: |\Z)")
 BARE_START = re.compile(r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)")
 _ACCESS_PROGRAMS = frozenset(("nginx", "httpd", "apache", "apache2", "apache-access", "nginx-access"))
 
