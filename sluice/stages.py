@@ -87,5 +87,6 @@ def run_detect(settings: Settings) -> None:
         return AlertManager(alerting, states, groups, silences, database=settings.clickhouse.database,
                             topic_prefix=kafka.topic_prefix)
 
-    app = build_app(kafka, settings.detect, manager, silences, clock=settings.clock.now, sent=sent)
+    app = build_app(kafka, settings.detect, manager, silences, clock=settings.clock.now, sent=sent,
+                    datadir=settings.data_dir / "detect")
     faust.Worker(app, loglevel="info").execute_from_commandline()

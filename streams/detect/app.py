@@ -56,18 +56,21 @@ class DetectConfig(BaseModel):
 
 
 def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: SilenceStore | None = None,
-              clock: Callable[[], float] = time.time, sent: RecentSends | None = None) -> faust.App:
+              clock: Callable[[], float] = time.time, sent: RecentSends | None = None,
+              datadir: Path | None = None) -> faust.App:
     """The faust app; `alerting` is a factory (states, groups) -> alert manager, or None
     to emit the rule engine's candidates unchanged; `silences` is kept current from the
     silences topic (the caller loads what the topic held before start-up); `clock` is
     platform time (streams.clock), which rules and alert timers run on; `sent` holds
-    the notifications already on the alert topics (the caller loads the recent ones)."""
+    the notifications already on the alert topics (the caller loads the recent ones);
+    `datadir` is faust's working directory (unset: `<app id>-data` in the current one)."""
     topics = kafka.topics
     app = faust.App(
         f"{kafka.topic_prefix}-detect", broker=f"kafka://{kafka.bootstrap_servers}", store="memory://",
         web_enabled=False, broker_session_timeout=kafka.session_timeout_ms / 1000, broker_heartbeat_interval=1,
         topic_partitions=1, consumer_auto_offset_reset="earliest", processing_guarantee="at_least_once",
-        topic_allow_declare=True, stream_wait_empty=False)
+        topic_allow_declare=True, stream_wait_empty=False,
+        **({"datadir": str(datadir / "{conf.name}")} if datadir is not None else {}))
     inputs = app.topic(*topics.detect_inputs, value_serializer="raw")
     ticks = app.topic(topics.detect, value_serializer="raw")
     rule_states = app.Table("rule-state", partitions=1)
