@@ -48,6 +48,21 @@ def duplicates(sql: SqlClient, cluster: str) -> int:
     return int(sql.scalar(f"SELECT sum(d) FROM ({parts})") or 0)
 
 
+def duplicate_report(sql: SqlClient, cluster: str) -> list[dict]:
+    """Where duplicated events sit: per table and source partition of the first copy,
+    how many event ids have more than one row and the offset ranges of their first and
+    last copies (copies at distant offsets: a batch written twice upstream; at the same
+    offsets: a store insert that was not deduplicated)."""
+    parts = " UNION ALL ".join(
+        f"SELECT '{t}' AS table, any(_topic) AS topic, arraySort(groupArray((_partition, _offset))) AS c "
+        f"FROM {sql.database}.{t} WHERE _cluster = '{cluster}' GROUP BY event_id HAVING count() > 1"
+        for t in EVENT_TABLES)
+    return sql.rows(
+        f"SELECT table, topic, c[1].1 AS partition, count() AS ids, min(c[1].2) AS first_from, "
+        f"max(c[1].2) AS first_to, min(c[-1].1) AS last_partition, min(c[-1].2) AS last_from, "
+        f"max(c[-1].2) AS last_to FROM ({parts}) GROUP BY table, topic, partition ORDER BY table, topic, partition")
+
+
 def missing(sql: SqlClient, cluster: str, acked_ids_file: Path) -> int:
     """Acknowledged ids (one per line in the file) that no event table holds."""
     union = " UNION ALL ".join(

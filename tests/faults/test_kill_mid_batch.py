@@ -60,7 +60,7 @@ def test_sigkill_of_sink_and_ingest_mid_stream_loses_and_duplicates_nothing(tmp_
         acked = tmp_path / "acked.tsv"
         acked.write_bytes(b"\n".join(pub.acked_ids) + b"\n")
         assert summary.missing(sql, cluster, acked) == 0
-        assert summary.duplicates(sql, cluster) == 0
+        assert summary.duplicates(sql, cluster) == 0, summary.duplicate_report(sql, cluster)
         assert summary.landed(sql, cluster) == pub.stats.acked
         assert pub.stats.poison > 0
         dead = sql.scalar(f"SELECT count() FROM {settings.clickhouse.database}.dead_letters "
