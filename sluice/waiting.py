@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from schemas.errors import RetryableSinkError
 from sluice import summary
 from sluice.settings import Settings
 from sluice.sqlclient import SqlClient
@@ -24,7 +25,10 @@ def wait_drained(sql: SqlClient, cluster: str, expected: int, stall_timeout: flo
     last_progress = time.monotonic()
     while True:
         stack.supervise()
-        now_seen = summary.landed(sql, cluster)
+        try:
+            now_seen = summary.landed(sql, cluster)
+        except RetryableSinkError:  # the sink is restarting: its SQL endpoint is back shortly
+            now_seen = max(seen, 0)
         report(now_seen)
         if now_seen >= expected:
             return now_seen

@@ -65,6 +65,8 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
     the notifications already on the alert topics (the caller loads the recent ones);
     `datadir` is faust's working directory (unset: `<app id>-data` in the current one)."""
     topics = kafka.topics
+    if datadir is not None:
+        datadir.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     app = faust.App(
         f"{kafka.topic_prefix}-detect", broker=f"kafka://{kafka.bootstrap_servers}", store="memory://",
         web_enabled=False, broker_session_timeout=kafka.session_timeout_ms / 1000, broker_heartbeat_interval=1,
