@@ -65,7 +65,7 @@ def build_app(broker: str, in_prefix: str, out_prefix: str, partitions: int, dat
             except Exception:  # bad input: the Ingestor dead-letters it below
                 pass
         out = ingestor.process([(value, topic, partition, offset)], observed)
-        return [(t, k, v) for t, items in out.by_topic.items() for k, v in items]
+        return [(t, k, v) for t, items in out.by_topic.items() for k, v, _ in items]
 
     @app.agent(source)
     async def forward(stream):

@@ -11,8 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 COORDINATE_COLUMNS = ("_cluster", "_topic", "_partition", "_offset")
-# The relation the store hands ClickHouse: the record text plus its Kafka coordinates.
-RAW_SOURCE_STRUCTURE = "raw String, _cluster String, _topic String, _partition UInt16, _offset UInt64"
+# The raw record an ingested row came from (schemas/source.py): "topic/partition", offset,
+# index of the event in the record; empty for records written without one.
+SOURCE_COLUMNS = ("_source", "_source_offset", "_source_index")
+# The relation the store hands ClickHouse: the record text, its Kafka coordinates, its source.
+RAW_SOURCE_STRUCTURE = ("raw String, _cluster String, _topic String, _partition UInt16, _offset UInt64, "
+                        "_source String, _source_offset UInt64, _source_index UInt32")
 
 
 @dataclass(frozen=True)
@@ -20,22 +24,27 @@ class TableSpec:
     table: str
     # (column, type JSONExtract reads the JSON field as); the column order of the table
     fields: tuple[tuple[str, str], ...]
+    sourced: bool = False  # written by ingest: keeps SOURCE_COLUMNS
 
     @property
     def columns(self) -> list[str]:
-        return [name for name, _ in self.fields] + list(COORDINATE_COLUMNS)
+        return [name for name, _ in self.fields] + list(COORDINATE_COLUMNS) + list(self.extra_columns)
+
+    @property
+    def extra_columns(self) -> tuple[str, ...]:
+        return SOURCE_COLUMNS if self.sourced else ()
 
     def insert_template(self, db: str) -> str:
         """`INSERT ... SELECT` of the table's columns from a relation `{source}` with
-        columns raw (the JSON text), _cluster, _topic, _partition, _offset; the backend
-        fills in `{source}` and `{settings}`."""
+        columns raw (the JSON text), the coordinates and the source (RAW_SOURCE_STRUCTURE);
+        the backend fills in `{source}` and `{settings}`."""
         tuple_type = ", ".join(f"{name} {typ}" for name, typ in self.fields)
         picks = ", ".join(f"e.{name}" for name, _ in self.fields)
+        kept = ", ".join(COORDINATE_COLUMNS + self.extra_columns)
         return (
             f"INSERT INTO {db}.{self.table} {{settings}}"
-            f"SELECT {picks}, _cluster, _topic, _partition, _offset FROM "
-            f"(SELECT JSONExtract(raw, 'Tuple({tuple_type})') AS e, _cluster, _topic, _partition, _offset "
-            f"FROM {{source}})"
+            f"SELECT {picks}, {kept} FROM "
+            f"(SELECT JSONExtract(raw, 'Tuple({tuple_type})') AS e, {kept} FROM {{source}})"
         )
 
 
@@ -46,18 +55,18 @@ _MAP = "Map(String, String)"
 TABLES: dict[str, TableSpec] = {
     "logs": TableSpec("logs", _COMMON_HEAD + (
         ("severity_number", "UInt8"), ("severity_text", "String"), ("message", "String"),
-        ("trace_id", "String"), ("span_id", "String"), ("attributes", _MAP))),
+        ("trace_id", "String"), ("span_id", "String"), ("attributes", _MAP)), sourced=True),
     "metrics": TableSpec("metrics", _COMMON_HEAD + (
         ("name", "String"), ("type", "String"), ("value", "Float64"), ("unit", "String"),
-        ("labels", _MAP), ("attributes", _MAP))),
+        ("labels", _MAP), ("attributes", _MAP)), sourced=True),
     "security": TableSpec("security_events", _COMMON_HEAD + (
         ("category", "String"), ("action", "String"), ("outcome", "String"), ("actor", "String"),
         ("target", "String"), ("source_ip", "String"), ("severity_number", "UInt8"),
-        ("severity_text", "String"), ("message", "String"), ("attributes", _MAP))),
+        ("severity_text", "String"), ("message", "String"), ("attributes", _MAP)), sourced=True),
     "dlq": TableSpec("dead_letters", (
         ("event_id", "UUID"), ("ts", "Float64"), ("reason", "String"), ("detail", "String"),
         ("source_topic", "String"), ("source_partition", "UInt16"), ("source_offset", "UInt64"),
-        ("kind", "String"), ("payload", "String"))),
+        ("kind", "String"), ("payload", "String")), sourced=True),
     # Audit rows of streams/alerting (history_row / silence_history_row build them).
     "alert_history": TableSpec("alerts", (
         ("id", "String"), ("ts", "Float64"), ("change", "String"), ("fingerprint", "String"),

@@ -10,6 +10,7 @@ from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas import source
 from schemas.errors import ConfigError
 from schemas.topics import Topics
 
@@ -82,12 +83,14 @@ def make_producer(cfg: KafkaConfig, **extra) -> Producer:
 
 
 def produce_all(producer: Producer, topic: str, items) -> None:
-    """Produce (key, value) pairs, serving delivery reports whenever the local queue is full."""
+    """Produce (key, value, source) triples, serving delivery reports whenever the local
+    queue is full; a source (schemas.source.ref) travels as a header."""
     produce = producer.produce
-    for key, value in items:
+    for key, value, src in items:
+        headers = None if src is None else [(source.HEADER, src)]
         while True:
             try:
-                produce(topic, value, key)
+                produce(topic, value, key, headers=headers)
                 break
             except BufferError:
                 producer.poll(0.05)

@@ -7,6 +7,8 @@ from prometheus_client import Counter, Histogram, start_http_server
 RECEIVED = Counter("sluice_records_received", "records consumed", ["stage", "topic"])
 SENT = Counter("sluice_records_sent", "records produced or written", ["stage", "target"])
 DROPPED = Counter("sluice_records_dropped", "records routed to the dead-letter queue, by reason", ["stage", "reason"])
+REPLAYED = Counter("sluice_replayed_records", "records the store dropped because ingest wrote their raw source "
+                   "twice (a transaction the broker showed after an abort or fence, then its replay)", ["topic"])
 ERRORS = Counter("sluice_errors", "errors, by kind", ["stage", "kind"])
 LATE = Counter("sluice_events_not_aggregated", "events kept in their table but left out of rollups, by reason "
                "(late: window already closed; future: clock too far ahead; invalid)", ["reason"])

@@ -1,11 +1,15 @@
 """The store loop: normalized topics -> ClickHouse, the only writer of ClickHouse.
 
-Delivery: offsets are committed only after ClickHouse acknowledged the insert. Two
+Delivery: offsets are committed only after ClickHouse acknowledged the insert. Three
 guards make a replay harmless:
 - every insert carries a deduplication token built from the batch's coordinates;
 - on partition assignment the store reads back the highest `_offset` already stored
   per partition and skips records at or below it, so a batch cut differently after a
-  restart cannot land twice.
+  restart cannot land twice;
+- ingest's records carry their raw source (schemas/source.py); per output partition
+  and raw partition the store keeps the highest source stored (read back on
+  assignment too) and drops a record at or below it: a batch ingest wrote twice,
+  once in a transaction the broker did not hide after an abort or a fence.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import orjson
 from confluent_kafka import Message, TopicPartition
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from schemas import source
 from schemas.errors import SinkError
 from schemas.events import DeploymentEvent
 from schemas.ids import stable_event_id
@@ -27,7 +32,7 @@ from sinks.clickhouse import ClickHouseSink, RawBatch
 from sinks.clickhouse.sink import dedup_token
 from sinks.kafka import KafkaConfig, kafka_cluster_id
 from streams.aggregate.clickhouse import partials_to_columns, rollup_insert_templates
-from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, SENT
+from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, REPLAYED, SENT
 from streams.runtime import BatchConsumer, Stopper, backoff_delays, next_offsets, sleep_polling
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,9 @@ class StoreWorker:
         self.consumer: BatchConsumer | None = None
         # (topic, partition) -> highest offset already in ClickHouse
         self.stored: dict[tuple[str, int], int] = {}
+        # (topic, partition, raw source) -> highest (source offset, index) stored
+        self.sources: dict[tuple[str, int, str], tuple[int, int]] = {}
+        self.sourced = {t for t, stream in self.stream_of_topic.items() if stream in TABLES and TABLES[stream].sourced}
         self.rows_written = 0
         self.cluster_id = ""
 
@@ -79,15 +87,20 @@ class StoreWorker:
             for delay in backoff_delays():
                 try:
                     marks = self.sink.high_water_marks(self.stream_of_topic[topic], self.cluster_id, topic)
+                    sources = (self.sink.source_marks(self.stream_of_topic[topic], self.cluster_id, topic)
+                               if topic in self.sourced else {})
                     break
                 except SinkError as exc:
                     if not exc.retryable:
                         raise
                     log.warning("store: reading stored offsets of %s failed, retrying: %s", topic, exc)
                     time.sleep(delay)
-            for p in partitions:
-                if p.topic == topic and p.partition in marks:
-                    self.stored[(topic, p.partition)] = marks[p.partition]
+            assigned = {p.partition for p in partitions if p.topic == topic}
+            for part in assigned & marks.keys():
+                self.stored[(topic, part)] = marks[part]
+            for (part, src), mark in sources.items():
+                if part in assigned:
+                    self.sources[(topic, part, src)] = mark
 
     def run(self, stopper: Stopper) -> None:
         while not stopper.stopped:
@@ -112,24 +125,44 @@ class StoreWorker:
         """Group by topic into column batches, dropping records already stored."""
         out: dict[str, tuple[RawBatch, dict[int, tuple[int, int]]]] = {}
         stored = self.stored
+        sources = self.sources
+        sourced = self.sourced
         cluster = self.cluster_id
+        replayed: dict[str, int] = {}
         for m in msgs:
             topic, part, off = m.topic(), m.partition(), m.offset()
             value = m.value()
             if value is None or off <= stored.get((topic, part), -1):
                 continue  # a tombstone (compacted topics) has no row; or it landed already
+            src, src_offset, src_index = "", 0, 0
+            if topic in sourced:
+                src, src_offset, src_index = _source_of(m)
+                if src:
+                    key = (topic, part, src)
+                    last = sources.get(key)
+                    if last is not None and (src_offset, src_index) <= last:
+                        replayed[topic] = replayed.get(topic, 0) + 1
+                        continue
+                    sources[key] = (src_offset, src_index)
             entry = out.get(topic)
             if entry is None:
-                entry = out[topic] = ({"raw": [], "_cluster": [], "_topic": [], "_partition": [],
-                                        "_offset": []}, {})
+                entry = out[topic] = ({"raw": [], "_cluster": [], "_topic": [], "_partition": [], "_offset": [],
+                                       "_source": [], "_source_offset": [], "_source_index": []}, {})
             batch, ranges = entry
             batch["raw"].append(value.decode("utf-8", "replace"))
             batch["_cluster"].append(cluster)
             batch["_topic"].append(topic)
             batch["_partition"].append(part)
             batch["_offset"].append(off)
+            batch["_source"].append(src)
+            batch["_source_offset"].append(src_offset)
+            batch["_source_index"].append(src_index)
             first, _ = ranges.get(part, (off, off))
             ranges[part] = (first, off)
+        for topic, n in replayed.items():
+            log.warning("store: dropped %d records of %s that ingest wrote twice (a transaction the broker "
+                        "did not hide after an abort or fence, then its replay)", n, topic)
+            REPLAYED.labels(topic).inc(n)
         return out
 
     def _write(self, topic: str, batch: RawBatch, ranges: dict[int, tuple[int, int]]) -> None:
@@ -230,8 +263,7 @@ class StoreWorker:
             "detail": detail[:1000], "source_topic": topic, "source_partition": p, "source_offset": o,
             "kind": self.stream_of_topic[topic], "payload": raw}).decode()
             for raw, p, o in zip(batch["raw"], batch["_partition"], batch["_offset"], strict=True)]
-        dlq_batch: RawBatch = {"raw": rows, "_cluster": batch["_cluster"], "_topic": batch["_topic"], "_partition": batch["_partition"],
-                               "_offset": batch["_offset"]}
+        dlq_batch: RawBatch = {**batch, "raw": rows}
         token = f"{reason}-" + dedup_token(topic, {
             p: (o, o) for p, o in zip(batch["_partition"], batch["_offset"], strict=True)})
         self._insert("dead_letters", partial(self.sink.write, "dlq", dlq_batch, token))
@@ -241,3 +273,14 @@ class StoreWorker:
         if self.consumer is not None:
             self.consumer.close()
         self.sink.close()
+
+
+def _source_of(m: Message) -> tuple[str, int, int]:
+    """The record's schemas.source header, or ("", 0, 0) when it has none (or a bad one)."""
+    for key, value in m.headers() or ():
+        if key == source.HEADER:
+            try:
+                return source.parse(value)
+            except ValueError:
+                break
+    return "", 0, 0

@@ -20,6 +20,9 @@ class RawBatch(TypedDict):
     _topic: list[str]
     _partition: list[int]
     _offset: list[int]
+    _source: list[str]
+    _source_offset: list[int]
+    _source_index: list[int]
 
 
 def dedup_token(topic: str, ranges: dict[int, tuple[int, int]]) -> str:
@@ -68,6 +71,16 @@ class ClickHouseSink:
             f"SELECT _partition AS p, max(_offset) AS o FROM {self.cfg.database}.{table} "
             f"WHERE _cluster = '{cluster}' AND _topic = '{topic}' GROUP BY p")
         return {r["p"]: int(r["o"]) for r in rows}
+
+    def source_marks(self, stream: str, cluster: str, topic: str) -> dict[tuple[int, str], tuple[int, int]]:
+        """Highest (source offset, index) stored per partition of `topic` and raw source
+        partition (schemas/source.py), for the tables ingest writes."""
+        table = TABLES[stream].table
+        rows = self.query_rows(
+            f"SELECT _partition AS p, _source AS s, max((_source_offset, _source_index)) AS m "
+            f"FROM {self.cfg.database}.{table} WHERE _cluster = '{cluster}' AND _topic = '{topic}' "
+            f"AND _source != '' GROUP BY p, s")
+        return {(r["p"], r["s"]): (int(r["m"][0]), int(r["m"][1])) for r in rows}
 
     def query(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
         return self.backend.query(sql, fmt)

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from schemas import source
 from schemas.errors import ConfigError, DecodeError
 from schemas.events import KIND_OF_STREAM
 from schemas.ids import signal_id
@@ -67,24 +68,25 @@ _OTLP_KEYS = ("resourceLogs", "resourceMetrics")
 
 @dataclass
 class IngestOutput:
-    """What one batch produced: (key, value) pairs per output topic, and counts.
+    """What one batch produced: (key, value, source) per output topic, and counts;
+    source is the raw record's schemas.source reference (None for derived records).
 
     dropped: dead-lettered records per reason; skipped: events dropped from records
     that still landed, per reason; redacted: redactions per kind (events and DLQ
     payloads); events: the canonical events (only with keep_events=True)."""
 
-    by_topic: dict[str, list[tuple[bytes, bytes]]] = field(default_factory=dict)
+    by_topic: dict[str, list[tuple[bytes, bytes, bytes | None]]] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
     event_sources: list[tuple[str, int]] = field(default_factory=list)  # (topic, partition) of each event
     redacted: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
 
-    def add(self, topic: str, key: bytes, value: bytes) -> None:
+    def add(self, topic: str, key: bytes | None, value: bytes, src: bytes | None = None) -> None:
         bucket = self.by_topic.get(topic)
         if bucket is None:
             bucket = self.by_topic[topic] = []
-        bucket.append((key, value))
+        bucket.append((key, value, src))
 
     def merge(self, other: IngestOutput) -> None:
         """Add another batch's output to this one (records keep their order per topic)."""
@@ -164,6 +166,7 @@ class Ingestor:
         loads = orjson.loads
         dumps = orjson.dumps
         join = b"".join
+        source_ref = source.ref
         routes = self._routes
         fast = self._json_logs.event
         ctx = DecodeContext(observed, self.times, auth_as_security=self.cfg.auth_as_security)
@@ -222,7 +225,8 @@ class Ingestor:
                             # orjson sizes its output buffer generously; an exact-size copy keeps a
                             # batch of 10,000 events at ~5 MB instead of ~40 MB, and spares the page
                             # faults of growing and trimming the heap on every batch.
-                            item = (f"{ev['tenant']}|{ev['service']}".encode(), join((dumps(ev), b"")))
+                            item = (f"{ev['tenant']}|{ev['service']}".encode(), join((dumps(ev), b"")),
+                                    source_ref(topic, partition, offset))
                     except DecodeError as exc:
                         self._dead_letter(out, exc.reason, exc.detail, value, topic, partition, offset, stream,
                                           observed)
@@ -275,7 +279,8 @@ class Ingestor:
             self.redactor.hash_event(ev)
         if self.enricher.active:
             self.enricher.apply(ev)
-        out.add(dest, f"{ev['tenant']}|{ev['service']}".encode(), b"".join((orjson.dumps(ev), b"")))
+        out.add(dest, f"{ev['tenant']}|{ev['service']}".encode(), b"".join((orjson.dumps(ev), b"")),
+                source.ref(*coords))
         if events is not None:
             events.append(ev)
             out.event_sources.append(coords[:2])
@@ -362,7 +367,7 @@ class Ingestor:
             "detail": detail, "source_topic": topic, "source_partition": partition,
             "source_offset": offset, "kind": stream, "payload": payload,
         }
-        out.add(self.topics.dlq, reason.encode(), orjson.dumps(record))
+        out.add(self.topics.dlq, reason.encode(), orjson.dumps(record), source.ref(topic, partition, offset))
         _count(out.dropped, reason)
 
 

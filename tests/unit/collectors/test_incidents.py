@@ -31,7 +31,7 @@ def _play(script: IncidentScript, per_step: int, seconds: float = SCENARIO_S):
         deployments = [orjson.loads(v) for _k, v in batch.pop("deployments", [])]
         records = [(v, topics.raw(s), 0, i) for s, items in batch.items() for i, (_k, v) in enumerate(items)]
         out = ingestor.process(records, now, keep_events=True)
-        signals = [orjson.loads(v) for _k, v in out.by_topic.get(topics.signals, [])]
+        signals = [orjson.loads(v) for _k, v, _src in out.by_topic.get(topics.signals, [])]
         yield now, out.events, deployments + signals
         t += STEP_S
 

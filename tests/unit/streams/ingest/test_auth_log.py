@@ -33,7 +33,7 @@ def test_every_line_lands_as_an_event_or_a_dead_letter():
     lines = _lines()
     topic = T.raw("logs")
     out = Ingestor(T).process([(line, topic, 0, i) for i, line in enumerate(lines)], OBSERVED, keep_events=True)
-    dead = {orjson.loads(v)["source_offset"]: orjson.loads(v)["reason"] for _, v in out.by_topic[T.dlq]}
+    dead = {orjson.loads(v)["source_offset"]: orjson.loads(v)["reason"] for _, v, _ in out.by_topic[T.dlq]}
     landed = {ev["event_id"] for ev in out.events}
     assert landed == {stable_event_id(topic, 0, i) for i in range(len(lines)) if i not in dead}
     assert len(out.events) + len(dead) == len(lines)
@@ -51,5 +51,5 @@ def test_networks_only_leaves_thread_ids_alone():
     lines = _lines()
     cfg = IngestConfig(redaction={"card_networks_only": True})
     out = Ingestor(T, cfg).process([(line, T.raw("logs"), 0, i) for i, line in enumerate(lines)], OBSERVED)
-    networks = collections.Counter(orjson.loads(v)["attributes"]["network"] for _, v in out.by_topic[T.signals])
+    networks = collections.Counter(orjson.loads(v)["attributes"]["network"] for _, v, _ in out.by_topic[T.signals])
     assert set(networks) == {"visa"}

@@ -27,8 +27,8 @@ def rec(value, stream="logs", offset=0, partition=0):
 def test_output_shape_keys_and_order():
     out = run([rec(orjson.dumps({"msg": f"m{i}", "service": "s", "tenant": "t"}), offset=i) for i in range(3)])
     assert list(out.by_topic) == ["p.logs"]
-    assert [k for k, _ in out.by_topic["p.logs"]] == [b"t|s"] * 3
-    events = [orjson.loads(v) for _, v in out.by_topic["p.logs"]]
+    assert [k for k, _, _ in out.by_topic["p.logs"]] == [b"t|s"] * 3
+    events = [orjson.loads(v) for _, v, _ in out.by_topic["p.logs"]]
     assert [e["message"] for e in events] == ["m0", "m1", "m2"]
     for e in events:
         LogEvent.model_validate(e)
@@ -37,7 +37,7 @@ def test_output_shape_keys_and_order():
 def test_dead_letters_carry_reason_coordinates_and_redacted_payload():
     bad = b'{"msg": "card 4111 1111 1111 1111 password=hunter2", broken'
     out = run([rec(bad, offset=41, partition=3)])
-    (key, value), = out.by_topic["p.dlq"]
+    (key, value, _), = out.by_topic["p.dlq"]
     dl = DeadLetter.model_validate(orjson.loads(value))
     assert key == b"decode_error" and dl.reason == "decode_error"
     assert (dl.source_topic, dl.source_partition, dl.source_offset, dl.kind) == ("p.raw.logs", 3, 41, "logs")
@@ -76,7 +76,7 @@ def test_card_number_signal():
     record = rec(orjson.dumps({"service": "checkout", "host": "h1", "tenant": "acme",
                                "msg": "paid with 5500-0000-0000-0004", "note": "again 4111111111111111"}), offset=7)
     out = run([record])
-    (key, value), = out.by_topic["p.signals"]
+    (key, value, _), = out.by_topic["p.signals"]
     sig = orjson.loads(value)
     Signal.model_validate(sig)
     ev = out.events[0]
@@ -87,7 +87,7 @@ def test_card_number_signal():
                                  "fields": "attributes.note,message", "network": "visa"}
     assert sig["signal_id"] == orjson.loads(run([record]).by_topic["p.signals"][0][1])["signal_id"]
     assert out.redacted == {"card_number": 2}
-    for _, v in out.by_topic["p.logs"] + out.by_topic["p.signals"]:
+    for _, v, _ in out.by_topic["p.logs"] + out.by_topic["p.signals"]:
         assert b"5500000000000004" not in v.replace(b"-", b"") and b"4111111111111111" not in v
 
 
@@ -149,7 +149,7 @@ def test_merge_adds_outputs_and_counts():
     a = run([rec(b'{"msg": "a"}'), rec(b"{", offset=1)])
     b = run([rec(b'{"msg": "b"}', offset=2), rec(b"{", offset=3), rec(b"password=x", offset=4)])
     a.merge(b)
-    assert [orjson.loads(v)["message"] for _, v in a.by_topic["p.logs"]] == ["a", "b", ""]
+    assert [orjson.loads(v)["message"] for _, v, _ in a.by_topic["p.logs"]] == ["a", "b", ""]
     assert a.dropped == {"decode_error": 2} and a.redacted == {"password": 1} and len(a.events) == 3
 
 

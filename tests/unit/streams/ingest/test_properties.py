@@ -85,8 +85,8 @@ def strings_of(obj, key: str = ""):
 
 def assert_no_card_numbers(out) -> None:
     for topic, items in out.by_topic.items():
-        for key, value in items:
-            for s in [key.decode(), *strings_of(orjson.loads(value))]:
+        for key, value, src in items:
+            for s in [key.decode(), (src or b"").decode(), *strings_of(orjson.loads(value))]:
                 assert not card_like(s), f"{topic}: card number in {s!r}"
 
 
@@ -160,7 +160,7 @@ def test_every_record_lands_or_is_dead_lettered_and_no_card_survives(records):
     ingestor = Ingestor(TOPICS, IngestConfig())
     batch = [(value, TOPICS.raw(stream), 0, i) for i, (value, stream) in enumerate(records)]
     out = ingestor.process(batch, OBSERVED, keep_events=True)
-    dead = [orjson.loads(v)["source_offset"] for _, v in out.by_topic.get(TOPICS.dlq, [])]
+    dead = [orjson.loads(v)["source_offset"] for _, v, _ in out.by_topic.get(TOPICS.dlq, [])]
     assert sum(out.dropped.values()) == len(dead) == len(set(dead))
     for i, _ in enumerate(records):  # one record at a time: its events, or one dead letter
         alone = ingestor.process([batch[i]], OBSERVED, keep_events=True)
