@@ -12,6 +12,8 @@ worker owns a raw partition at a time and writes its records in offset order.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 HEADER = "sluice.source"
 
 
@@ -24,3 +26,19 @@ def parse(value: bytes) -> tuple[str, int, int]:
     """(raw 'topic/partition', offset, index) of a header value; ValueError if malformed."""
     head, offset, index = value.rsplit(b"/", 2)
     return head.decode(), int(offset), int(index)
+
+
+class Marks:
+    """The highest source seen per key (a key names an output partition and a raw
+    partition, or a raw partition alone where there is one output partition)."""
+
+    def __init__(self, table: MutableMapping | None = None):
+        self.table = {} if table is None else table  # key -> (offset, index); a list after JSON
+
+    def replayed(self, key, offset: int, index: int) -> bool:
+        """True for a source at or below the key's mark (seen before); else it becomes the mark."""
+        last = self.table.get(key)
+        if last is not None and (offset, index) <= tuple(last):
+            return True
+        self.table[key] = (offset, index)
+        return False

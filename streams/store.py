@@ -68,7 +68,7 @@ class StoreWorker:
         # (topic, partition) -> highest offset already in ClickHouse
         self.stored: dict[tuple[str, int], int] = {}
         # (topic, partition, raw source) -> highest (source offset, index) stored
-        self.sources: dict[tuple[str, int, str], tuple[int, int]] = {}
+        self.sources = source.Marks()
         self.sourced = {t for t, stream in self.stream_of_topic.items() if stream in TABLES and TABLES[stream].sourced}
         self.rows_written = 0
         self.cluster_id = ""
@@ -100,7 +100,7 @@ class StoreWorker:
                 self.stored[(topic, part)] = marks[part]
             for (part, src), mark in sources.items():
                 if part in assigned:
-                    self.sources[(topic, part, src)] = mark
+                    self.sources.table[(topic, part, src)] = mark
 
     def run(self, stopper: Stopper) -> None:
         while not stopper.stopped:
@@ -125,7 +125,7 @@ class StoreWorker:
         """Group by topic into column batches, dropping records already stored."""
         out: dict[str, tuple[RawBatch, dict[int, tuple[int, int]]]] = {}
         stored = self.stored
-        sources = self.sources
+        replayed_source = self.sources.replayed
         sourced = self.sourced
         cluster = self.cluster_id
         replayed: dict[str, int] = {}
@@ -137,13 +137,9 @@ class StoreWorker:
             src, src_offset, src_index = "", 0, 0
             if topic in sourced:
                 src, src_offset, src_index = _source_of(m)
-                if src:
-                    key = (topic, part, src)
-                    last = sources.get(key)
-                    if last is not None and (src_offset, src_index) <= last:
-                        replayed[topic] = replayed.get(topic, 0) + 1
-                        continue
-                    sources[key] = (src_offset, src_index)
+                if src and replayed_source((topic, part, src), src_offset, src_index):
+                    replayed[topic] = replayed.get(topic, 0) + 1
+                    continue
             entry = out.get(topic)
             if entry is None:
                 entry = out[topic] = ({"raw": [], "_cluster": [], "_topic": [], "_partition": [], "_offset": [],

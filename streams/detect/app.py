@@ -25,7 +25,7 @@ import faust
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas import envelope
+from schemas import envelope, source
 from sinks.kafka import KafkaConfig
 from streams.aggregate import merge_partials
 from streams.alerting import SilenceStore, encode_history
@@ -77,6 +77,13 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
     ticks = app.topic(topics.detect, value_serializer="raw")
     rule_states = app.Table("rule-state", partitions=1)
     states = WriteBack(rule_states)  # one table write per changed key per input record
+    # The highest raw source seen per raw partition (keys SOURCE_MARK_PREFIX + raw partition):
+    # an item of a batch ingest wrote twice (a transaction the broker showed after an abort or
+    # fence) is not evaluated twice. Kept in the rule-state table and flushed after the rule
+    # state: one changelog partition, so a mark that survives a crash never runs ahead of
+    # the state it vouches for.
+    seen = WriteBack(rule_states)
+    marks = source.Marks(seen)
     alert_states = app.Table("alert-state", partitions=1)
     alert_groups = app.Table("alert-groups", partitions=1)
     pending = app.Table("rollup-merge", partitions=1)
@@ -138,10 +145,13 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
                 log.warning("detect: skipping a record that is not JSON (%d bytes)", len(value))
                 continue
             now = clock()
+            replays = 0
             try:
                 for item in items:
                     if type(item) is not dict:
                         log.warning("detect: skipping an item that is not a JSON object (%s)", type(item).__name__)
+                    elif "_src" in item and _replayed(marks, item.pop("_src")):
+                        replays += 1
                     elif "_tick" in item:
                         await on_tick(now)
                     elif source_of(item) == "rollups":
@@ -150,8 +160,13 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
                         await emit(engine().process(item, now), now)
             except BaseException:
                 states.discard()  # the record is not done: a restarted agent must not inherit half of it
+                seen.discard()
                 raise
             states.flush()
+            seen.flush()
+            if replays:
+                log.warning("detect: skipped %d items ingest sent twice (a transaction the broker showed "
+                            "after an abort or fence, then its replay)", replays)
 
     def hold(partial: dict) -> None:
         """Partials of one window may come from several ingest workers: merge them for
@@ -187,3 +202,14 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
 
     app.sluice_ruleset = ruleset  # for tests and the CLI
     return app
+
+
+SOURCE_MARK_PREFIX = "_sources/"  # rule ids start with [a-z0-9]: no rule's state key looks like this
+
+
+def _replayed(marks: source.Marks, ref: str) -> bool:
+    try:
+        raw, offset, index = source.parse(ref.encode())
+    except (ValueError, AttributeError):
+        return False  # not a source reference: evaluate the item
+    return marks.replayed(SOURCE_MARK_PREFIX + raw, offset, index)

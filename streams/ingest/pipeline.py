@@ -78,7 +78,8 @@ class IngestOutput:
     by_topic: dict[str, list[tuple[bytes, bytes, bytes | None]]] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
-    event_sources: list[tuple[str, int]] = field(default_factory=list)  # (topic, partition) of each event
+    # (topic, partition, offset, index in the record) of each event's raw record
+    event_sources: list[tuple[str, int, int, int]] = field(default_factory=list)
     redacted: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
 
@@ -242,7 +243,7 @@ class Ingestor:
                         bucket.append(item)
                         if events is not None:
                             events.append(ev)
-                            sources.append((topic, partition))
+                            sources.append((topic, partition, offset, 0))
                         continue
                     self._generic(out, value, topic, partition, offset, stream, fmt, kind, ctx, need[i], events, d)
                     continue
@@ -283,7 +284,7 @@ class Ingestor:
                 source.ref(*coords))
         if events is not None:
             events.append(ev)
-            out.event_sources.append(coords[:2])
+            out.event_sources.append(coords)
 
     def _generic(self, out: IngestOutput, value: bytes, topic: str, partition: int, offset: int, stream: str,
                  fmt: str, stream_kind: str, ctx: DecodeContext, flagged: int, events: list | None,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import orjson
 from confluent_kafka import KafkaException, Producer, TopicPartition
 
-from schemas import envelope
+from schemas import envelope, source
 from sinks.kafka import KafkaConfig, produce_all
 from streams.aggregate import WindowAggregator, WindowConfig
 from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
@@ -90,25 +90,39 @@ class IngestWorker:
         out = self.ingestor.process([(m.value(), m.topic(), m.partition(), m.offset()) for m in msgs], now,
                                     keep_events=True)
         by_partition: dict[tuple[str, int], list[dict]] = {}
-        for ev, source in zip(out.events, out.event_sources, strict=True):
-            bucket = by_partition.get(source)
+        for ev, origin in zip(out.events, out.event_sources, strict=True):
+            part = origin[:2]
+            bucket = by_partition.get(part)
             if bucket is None:
-                bucket = by_partition[source] = []
+                bucket = by_partition[part] = []
             bucket.append(ev)
         left_out: dict[str, int] = {}
-        for source, events in by_partition.items():
-            for reason, _event in self.aggregator.add_batch(events, partition=source):
+        for part, events in by_partition.items():
+            for reason, _event in self.aggregator.add_batch(events, partition=part):
                 left_out[reason] = left_out.get(reason, 0) + 1
         for reason, n in left_out.items():
             LATE.labels(reason).inc(n)
         detect_items: list[bytes] = []
         if self.detect is not None:
-            detect_items = [orjson.dumps(ev) for ev in self.detect.wanted(out.events)]
+            detect_items = self._detect_items(out)
             if now >= self._next_reload_check:
                 self._next_reload_check = now + 5.0
                 self.detect.reload_if_changed()
         self._add_detect(out, detect_items + self._add_partials(out, self.aggregator.close_ready(now)))
         return out
+
+    def _detect_items(self, out: IngestOutput) -> list[bytes]:
+        """The events some rule wants, serialized, each with its raw source in `_src`: the
+        detect stage drops an item whose source it has seen (schemas/source.py)."""
+        wanted = self.detect.wanted(out.events)
+        if not wanted:
+            return []
+        origin_of = {id(ev): origin for ev, origin in zip(out.events, out.event_sources, strict=True)}
+        items = []
+        for ev in wanted:
+            ev["_src"] = source.ref(*origin_of[id(ev)]).decode()
+            items.append(orjson.dumps(ev))
+        return items
 
     def _add_partials(self, out: IngestOutput, partials: list[dict]) -> list[bytes]:
         """Every partial to the rollups topic (the store keeps them); returns those a rule
