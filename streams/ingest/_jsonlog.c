@@ -1,0 +1,1256 @@
+/* The C form of `JsonLogs.event` (streams/ingest/jsonfast.py): one parsed JSON log
+ * object -> one canonical log event, with exactly the result of the Python code,
+ * which stays the reference and the fallback.
+ *
+ * `Events(owner, helpers)` is a callable bound to one JsonLogs instance: it shares the
+ * instance's caches (plans, ts_cache, prefixes and its TimeParser's iso_cache, which
+ * are cleared, never replaced) and takes the arguments of the method. It does the
+ * common case of every step in C, and calls the Python helpers that the Python path
+ * calls too for the rest (helpers, in this order):
+ *
+ *   event        JsonLogs.event, for the whole call: arguments of unusual types
+ *                (keywords, a dict subclass, a negative offset...), a key that is not a
+ *                str, a record nested deeper than MAX_DEPTH
+ *   text         _text: attribute values and fields that are neither str, int, finite
+ *                float, bool nor None
+ *   trace_hex    _trace_hex: trace and span ids that are not lowercase str
+ *   severity_of  _severity_of: any level not in _SEVERITY_FAST
+ *   stable_id    stable_event_id: events of a decoder's record (index > 0)
+ *   foreign_id   _foreign_id: an event id that is not a UUID
+ *   dumps        orjson.dumps, which formats finite floats
+ *   severity_fast, MIN_EPOCH_S, MAX_FUTURE_S, _MAX_OFFSET, _TS_CACHE_LIMIT
+ *
+ * and the owner's methods _new_plan (a key tuple seen for the first time) and _fresh_id
+ * (the first record of a partition), and times.event_time (a time that is not a cached
+ * RFC 3339 text, an all-digit text nor an in-range number).
+ *
+ * The input dict is left as it is: the attributes are a new dict (same keys, same order
+ * as the Python path leaves in `d`).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+enum { S_EID, S_TS, S_TENANT, S_SERVICE, S_ENV, S_HOST, S_LEVEL, S_SEVNUM, S_MESSAGE, S_TRACE, S_SPAN, NSLOTS };
+#define ROLE_ATTR (-1) /* a key that stays an attribute */
+#define ROLE_KIND (-2) /* "kind": read as an attribute, then dropped */
+
+/* flatten() of Python recurses once per two levels under a limit of ~1000 frames and
+ * orjson parses at most 1024 levels; deeper than this, the Python path decides. */
+#define MAX_DEPTH 200
+/* dotted keys kept by flatten() (an emitter whose keys vary per record empties it) */
+#define KEY_CACHE_LIMIT 20000
+/* record shapes remembered (a batch holds a handful, one per emitter) */
+#define NSHAPES 16
+#define ITEMS_ON_STACK 64
+
+/* The keys of one record shape, with what the plan of their tuple makes of each. A
+ * record whose keys are these very objects (orjson reuses its key objects, flatten()
+ * below its dotted keys), in this order, has this shape: no key tuple, hash or lookup. */
+typedef struct {
+    PyObject *keys;  /* tuple of distinct exact str, NULL: a free entry */
+    PyObject *plan;  /* JsonLogs.plans[keys]; None: not a plain log record */
+    PyObject *roles; /* bytes: per key, its slot, ROLE_ATTR or ROLE_KIND (NULL when plan is None) */
+    Py_ssize_t nattr;
+} Shape;
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *owner;          /* the JsonLogs instance */
+    PyObject *plans;          /* owner.plans */
+    PyObject *ts_cache;       /* owner.ts_cache */
+    PyObject *prefixes;       /* owner.prefixes */
+    PyObject *times;          /* owner.times */
+    PyObject *iso_cache;      /* owner.times.iso_cache */
+    PyObject *new_plan;       /* owner._new_plan */
+    PyObject *fresh_id;       /* owner._fresh_id */
+    PyObject *py_event;       /* JsonLogs.event */
+    PyObject *text;
+    PyObject *trace_hex;
+    PyObject *severity_of;
+    PyObject *stable_id;
+    PyObject *foreign_id;
+    PyObject *dumps;
+    PyObject *severity_fast;
+    PyObject *min_epoch_obj;  /* MIN_EPOCH_S */
+    PyObject *max_future_obj; /* MAX_FUTURE_S */
+    double min_epoch;
+    double max_future;
+    unsigned long long max_offset;
+    Py_ssize_t ts_cache_limit;
+    PyObject *keys;           /* flatten(): prefix -> {key: prefix + key} */
+    Py_ssize_t nkeys;
+    Shape shapes[NSHAPES];
+    int last_shape, next_shape;
+    /* the last prefixes[(topic, partition)] read: prefixes only ever grow */
+    PyObject *pfx_topic, *pfx_partition, *pfx_value;
+} Events;
+
+/* interned strings */
+static PyObject *k_event_id, *k_ts, *k_observed_ts, *k_tenant, *k_service, *k_env, *k_host, *k_attributes,
+    *k_kind, *k_severity_number, *k_severity_text, *k_message, *k_trace_id, *k_span_id;
+static PyObject *s_log, *s_default, *s_unknown, *s_empty, *s_true, *s_false, *s_dot, *s_event_time,
+    *s_islower, *s_decode;
+static PyObject *i_32, *i_16;
+
+/* -- small readers ---------------------------------------------------------------- */
+
+/* str.isdigit() of s[start:end] (False when empty) */
+static int
+isdigit_range(PyObject *s, Py_ssize_t start, Py_ssize_t end)
+{
+    if (end <= start)
+        return 0;
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    for (Py_ssize_t i = start; i < end; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch < 128 ? (ch < '0' || ch > '9') : !Py_UNICODE_ISDIGIT(ch))
+            return 0;
+    }
+    return 1;
+}
+
+/* s.isdigit() and s.isascii() */
+static int
+ascii_digits(PyObject *s)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (n == 0 || !PyUnicode_IS_ASCII(s))
+        return 0;
+    const Py_UCS1 *p = PyUnicode_1BYTE_DATA(s);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* type(v) is str and len(v) == 36 and _UUID.match(v) */
+static int
+is_uuid(PyObject *v)
+{
+    if (!PyUnicode_CheckExact(v) || PyUnicode_GET_LENGTH(v) != 36)
+        return 0;
+    int kind = PyUnicode_KIND(v);
+    const void *data = PyUnicode_DATA(v);
+    for (Py_ssize_t i = 0; i < 36; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (ch != '-')
+                return 0;
+        }
+        else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
+            return 0;
+    }
+    return 1;
+}
+
+/* v.lower() of an ASCII str */
+static PyObject *
+ascii_lower(PyObject *v)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    const Py_UCS1 *p = PyUnicode_1BYTE_DATA(v);
+    Py_ssize_t i = 0;
+    while (i < n && !(p[i] >= 'A' && p[i] <= 'Z'))
+        i++;
+    if (i == n) {
+        Py_INCREF(v);
+        return v;
+    }
+    PyObject *out = PyUnicode_New(n, 127);
+    if (out == NULL)
+        return NULL;
+    Py_UCS1 *q = PyUnicode_1BYTE_DATA(out);
+    for (i = 0; i < n; i++)
+        q[i] = (p[i] >= 'A' && p[i] <= 'Z') ? (Py_UCS1)(p[i] + 32) : p[i];
+    return out;
+}
+
+/* str.islower() of a str: 1, 0 or -1 */
+static int
+str_islower(PyObject *s)
+{
+    if (!PyUnicode_IS_ASCII(s)) {
+        PyObject *r = PyObject_CallMethodNoArgs(s, s_islower);
+        if (r == NULL)
+            return -1;
+        int t = PyObject_IsTrue(r);
+        Py_DECREF(r);
+        return t;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    const Py_UCS1 *p = PyUnicode_1BYTE_DATA(s);
+    int cased = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (p[i] >= 'A' && p[i] <= 'Z')
+            return 0;
+        if (p[i] >= 'a' && p[i] <= 'z')
+            cased = 1;
+    }
+    return cased;
+}
+
+/* timeparse.epoch_seconds: seconds, ms, µs or ns told apart by magnitude */
+static double
+epoch_seconds(double v)
+{
+    double a = fabs(v);
+    if (a >= 1e17)
+        return v / 1e9;
+    if (a >= 1e14)
+        return v / 1e6;
+    if (a >= 1e11)
+        return v / 1e3;
+    return v;
+}
+
+/* MIN_EPOCH_S <= ts <= observed + MAX_FUTURE_S: 1, 0 or -1 */
+static int
+in_range(Events *self, PyObject *ts, double hi)
+{
+    if (PyFloat_CheckExact(ts)) {
+        double t = PyFloat_AS_DOUBLE(ts);
+        return self->min_epoch <= t && t <= hi;
+    }
+    int r = PyObject_RichCompareBool(self->min_epoch_obj, ts, Py_LE);
+    if (r <= 0)
+        return r;
+    PyObject *h = PyFloat_FromDouble(hi);
+    if (h == NULL)
+        return -1;
+    r = PyObject_RichCompareBool(ts, h, Py_LE);
+    Py_DECREF(h);
+    return r;
+}
+
+static PyObject *
+call_text(Events *self, PyObject *v)
+{
+    return PyObject_CallOneArg(self->text, v);
+}
+
+/* v == "" for a value that is not a str and not None: 1, 0 or -1 */
+static int
+equals_empty(PyObject *v)
+{
+    return PyObject_RichCompareBool(v, s_empty, Py_EQ);
+}
+
+/* `v if type(v) is str and v else <dflt> if v is None or v == "" else _text(v)` */
+static PyObject *
+name_field(Events *self, PyObject *v, PyObject *dflt)
+{
+    if (PyUnicode_CheckExact(v)) {
+        PyObject *r = PyUnicode_GET_LENGTH(v) ? v : dflt;
+        Py_INCREF(r);
+        return r;
+    }
+    if (v != Py_None) {
+        int e = equals_empty(v);
+        if (e < 0)
+            return NULL;
+        if (!e)
+            return call_text(self, v);
+    }
+    Py_INCREF(dflt);
+    return dflt;
+}
+
+/* `v if type(v) is str else "" if v is None else _text(v)` */
+static PyObject *
+text_field(Events *self, PyObject *v)
+{
+    if (PyUnicode_CheckExact(v)) {
+        Py_INCREF(v);
+        return v;
+    }
+    if (v == Py_None) {
+        Py_INCREF(s_empty);
+        return s_empty;
+    }
+    return call_text(self, v);
+}
+
+/* `v if type(v) is str and v.islower() else "" if v is None or v == "" else _trace_hex(v, width)` */
+static PyObject *
+id_field(Events *self, PyObject *v, PyObject *width)
+{
+    int empty;
+    if (PyUnicode_CheckExact(v)) {
+        int low = str_islower(v);
+        if (low < 0)
+            return NULL;
+        if (low) {
+            Py_INCREF(v);
+            return v;
+        }
+        empty = PyUnicode_GET_LENGTH(v) == 0;
+    }
+    else if (v == Py_None)
+        empty = 1;
+    else if ((empty = equals_empty(v)) < 0)
+        return NULL;
+    if (empty) {
+        Py_INCREF(s_empty);
+        return s_empty;
+    }
+    PyObject *args[2] = {v, width};
+    return PyObject_Vectorcall(self->trace_hex, args, 2, NULL);
+}
+
+/* orjson.dumps(v).decode() */
+static PyObject *
+float_text(Events *self, PyObject *v)
+{
+    PyObject *b = PyObject_CallOneArg(self->dumps, v);
+    if (b == NULL)
+        return NULL;
+    PyObject *s;
+    if (PyBytes_CheckExact(b))
+        s = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b), NULL);
+    else
+        s = PyObject_CallMethodNoArgs(b, s_decode);
+    Py_DECREF(b);
+    return s;
+}
+
+/* -- the keys and values of a record ------------------------------------------------ */
+
+/* Growable arrays of (key, value), both strong references. */
+typedef struct {
+    PyObject **k, **v;
+    Py_ssize_t n, cap;
+    int nested; /* flatten() merged objects: a dotted key may have come twice */
+    PyObject *kbuf[ITEMS_ON_STACK], *vbuf[ITEMS_ON_STACK];
+} Items;
+
+static void
+items_init(Items *it)
+{
+    it->k = it->kbuf;
+    it->v = it->vbuf;
+    it->n = 0;
+    it->cap = ITEMS_ON_STACK;
+    it->nested = 0;
+}
+
+/* steals `k`, not `v` */
+static int
+items_push(Items *it, PyObject *k, PyObject *v)
+{
+    if (it->n == it->cap) {
+        Py_ssize_t cap = it->cap * 2;
+        PyObject **nk = PyMem_New(PyObject *, cap), **nv = PyMem_New(PyObject *, cap);
+        if (nk == NULL || nv == NULL) {
+            PyMem_Free(nk);
+            PyMem_Free(nv);
+            Py_DECREF(k);
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(nk, it->k, it->n * sizeof(PyObject *));
+        memcpy(nv, it->v, it->n * sizeof(PyObject *));
+        if (it->k != it->kbuf) {
+            PyMem_Free(it->k);
+            PyMem_Free(it->v);
+        }
+        it->k = nk;
+        it->v = nv;
+        it->cap = cap;
+    }
+    Py_INCREF(v);
+    it->k[it->n] = k;
+    it->v[it->n] = v;
+    it->n++;
+    return 0;
+}
+
+/* drops the references, keeps the buffers */
+static void
+items_drop(Items *it)
+{
+    for (Py_ssize_t i = 0; i < it->n; i++) {
+        Py_DECREF(it->k[i]);
+        Py_DECREF(it->v[i]);
+    }
+    it->n = 0;
+}
+
+static void
+items_free(Items *it)
+{
+    items_drop(it);
+    if (it->k != it->kbuf) {
+        PyMem_Free(it->k);
+        PyMem_Free(it->v);
+    }
+}
+
+/* prefix + k through a cache: the dotted keys of one emitter are the same from record
+ * to record, and a cached key is found by identity (in the shapes, the dicts and the
+ * plan tuples that follow) where a new one is hashed and compared. */
+static PyObject *
+joined(Events *self, PyObject *prefix, PyObject *k)
+{
+    PyObject *sub = PyDict_GetItemWithError(self->keys, prefix);
+    if (sub == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        sub = PyDict_New();
+        if (sub == NULL)
+            return NULL;
+        int r = PyDict_SetItem(self->keys, prefix, sub);
+        Py_DECREF(sub); /* held by self->keys */
+        if (r < 0)
+            return NULL;
+    }
+    PyObject *key = PyDict_GetItemWithError(sub, k);
+    if (key != NULL) {
+        Py_INCREF(key);
+        return key;
+    }
+    if (PyErr_Occurred())
+        return NULL;
+    key = PyUnicode_Concat(prefix, k);
+    if (key == NULL)
+        return NULL;
+    if (PyDict_SetItem(sub, k, key) < 0) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    self->nkeys++;
+    return key;
+}
+
+/* The leaves of `obj` as flatten() / _nest() (normalize.py) name them: nested objects
+ * become dotted keys, but for a top-level "attributes" object, whose keys stay as they
+ * are; an empty object stays a value. prefix: NULL for none. 0 done, -1 error, 1 let the
+ * Python path decide (a key that is not a str, too deep). */
+static int
+collect_nested(Events *self, PyObject *obj, PyObject *prefix, Items *it, int depth)
+{
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    if (depth > MAX_DEPTH)
+        return 1;
+    while (PyDict_Next(obj, &pos, &k, &v)) {
+        if (!PyUnicode_CheckExact(k))
+            return 1;
+        PyObject *key = prefix ? joined(self, prefix, k) : (Py_INCREF(k), k);
+        if (key == NULL)
+            return -1;
+        if (PyDict_CheckExact(v) && PyDict_GET_SIZE(v)) {
+            PyObject *p = NULL;
+            if (!(depth == 0 && PyUnicode_Compare(k, k_attributes) == 0)) {
+                p = joined(self, key, s_dot);
+                if (p == NULL) {
+                    Py_DECREF(key);
+                    return -1;
+                }
+            }
+            Py_DECREF(key);
+            it->nested = 1;
+            Py_INCREF(v);
+            int r = collect_nested(self, v, p, it, depth + 1);
+            Py_DECREF(v);
+            Py_XDECREF(p);
+            if (r)
+                return r;
+        }
+        else if (items_push(it, key, v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* -- record shapes ------------------------------------------------------------------ */
+
+static void
+shape_clear(Shape *s)
+{
+    Py_CLEAR(s->keys);
+    Py_CLEAR(s->plan);
+    Py_CLEAR(s->roles);
+    s->nattr = 0;
+}
+
+/* the shape whose keys are the very keys of `it`, or NULL */
+static Shape *
+find_shape(Events *self, Items *it)
+{
+    for (int i = 0; i < NSHAPES; i++) {
+        int j = (self->last_shape + i) % NSHAPES;
+        Shape *s = &self->shapes[j];
+        if (s->keys != NULL && PyTuple_GET_SIZE(s->keys) == it->n
+            && memcmp(((PyTupleObject *)s->keys)->ob_item, it->k, it->n * sizeof(PyObject *)) == 0) {
+            self->last_shape = j;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* The shape of a record whose shape is not remembered: the plan of its key tuple (from
+ * JsonLogs.plans, or _new_plan) and the role of each key; remembered unless flatten()
+ * met a key twice. *out gets new references. 0 done, -1 error, 1 let the Python path
+ * decide (a key that is not a str). */
+static int
+learn_shape(Events *self, Items *it, Shape *out)
+{
+    PyObject *keys = NULL, *plan = NULL, *roles = NULL;
+    Py_ssize_t nattr = 0;
+    int remember = 1;
+    for (Py_ssize_t j = 0; j < it->n; j++)
+        if (!PyUnicode_CheckExact(it->k[j]))
+            return 1;
+    if (it->nested) {
+        /* flatten() writes into a dict: a key met twice keeps its first place, its last value */
+#if PY_VERSION_HEX < 0x030D0000
+        PyObject *tmp = _PyDict_NewPresized(it->n);
+#else
+        PyObject *tmp = PyDict_New();
+#endif
+        if (tmp == NULL)
+            return -1;
+        for (Py_ssize_t j = 0; j < it->n; j++) {
+            if (PyDict_SetItem(tmp, it->k[j], it->v[j]) < 0) {
+                Py_DECREF(tmp);
+                return -1;
+            }
+        }
+        if (PyDict_GET_SIZE(tmp) != it->n) {
+            Py_ssize_t pos = 0;
+            PyObject *k, *v;
+            remember = 0;
+            items_drop(it);
+            while (PyDict_Next(tmp, &pos, &k, &v)) {
+                Py_INCREF(k);
+                if (items_push(it, k, v) < 0) {
+                    Py_DECREF(tmp);
+                    return -1;
+                }
+            }
+        }
+        Py_DECREF(tmp);
+    }
+    keys = PyTuple_New(it->n);
+    if (keys == NULL)
+        return -1;
+    for (Py_ssize_t j = 0; j < it->n; j++) {
+        Py_INCREF(it->k[j]);
+        PyTuple_SET_ITEM(keys, j, it->k[j]);
+    }
+    plan = PyDict_GetItemWithError(self->plans, keys);
+    if (plan != NULL)
+        Py_INCREF(plan);
+    else if (PyErr_Occurred() || (plan = PyObject_CallOneArg(self->new_plan, keys)) == NULL)
+        goto error;
+    if (plan != Py_None) {
+        if (!PyTuple_CheckExact(plan) || PyTuple_GET_SIZE(plan) != 3 || !PyTuple_CheckExact(PyTuple_GET_ITEM(plan, 2))
+            || PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 2)) != NSLOTS) {
+            PyErr_SetString(PyExc_TypeError, "Events: a plan is not (getter, drop, slots)");
+            goto error;
+        }
+        PyObject *slots = PyTuple_GET_ITEM(plan, 2);
+        roles = PyBytes_FromStringAndSize(NULL, it->n);
+        if (roles == NULL)
+            goto error;
+        signed char *role = (signed char *)PyBytes_AS_STRING(roles);
+        for (Py_ssize_t j = 0; j < it->n; j++) {
+            PyObject *k = it->k[j];
+            role[j] = ROLE_ATTR;
+            for (int i = 0; i < NSLOTS; i++) {
+                PyObject *slot = PyTuple_GET_ITEM(slots, i);
+                if (slot == Py_None)
+                    continue;
+                int eq = slot == k ? 1 : PyObject_RichCompareBool(slot, k, Py_EQ);
+                if (eq < 0)
+                    goto error;
+                if (eq) {
+                    role[j] = (signed char)i;
+                    break;
+                }
+            }
+            if (role[j] == ROLE_ATTR) {
+                if (PyUnicode_Compare(k, k_kind) == 0)
+                    role[j] = ROLE_KIND;
+                else
+                    nattr++;
+            }
+        }
+    }
+    out->keys = keys;
+    out->plan = plan;
+    out->roles = roles;
+    out->nattr = nattr;
+    if (remember) {
+        Shape *s = &self->shapes[self->next_shape];
+        shape_clear(s);
+        Py_INCREF(keys);
+        s->keys = keys;
+        Py_INCREF(plan);
+        s->plan = plan;
+        Py_XINCREF(roles);
+        s->roles = roles;
+        s->nattr = nattr;
+        self->last_shape = self->next_shape;
+        self->next_shape = (self->next_shape + 1) % NSHAPES;
+    }
+    return 0;
+error:
+    Py_XDECREF(keys);
+    Py_XDECREF(plan);
+    Py_XDECREF(roles);
+    return -1;
+}
+
+/* -- the event --------------------------------------------------------------------- */
+
+/* JsonLogs.event(owner, *args, **kwargs) */
+static PyObject *
+delegate(Events *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    PyObject *small[16];
+    PyObject **buf = small;
+    if (total + 1 > 16) {
+        buf = PyMem_New(PyObject *, total + 1);
+        if (buf == NULL)
+            return PyErr_NoMemory();
+    }
+    buf[0] = self->owner;
+    if (total)
+        memcpy(buf + 1, args, total * sizeof(PyObject *));
+    PyObject *r = PyObject_Vectorcall(self->py_event, buf, nargs + 1, kwnames);
+    if (buf != small)
+        PyMem_Free(buf);
+    return r;
+}
+
+/* the value of `v` as an attribute (str), as the Python path converts it */
+static PyObject *
+attribute_text(Events *self, PyObject *v)
+{
+    if (PyUnicode_CheckExact(v)) {
+        Py_INCREF(v);
+        return v;
+    }
+    if (PyLong_CheckExact(v))
+        return PyObject_Str(v);
+    if (PyFloat_CheckExact(v) && isfinite(PyFloat_AS_DOUBLE(v)))
+        return float_text(self, v);
+    if (v == Py_True || v == Py_False || v == Py_None) { /* as _text reads them */
+        PyObject *s = v == Py_True ? s_true : v == Py_False ? s_false : s_empty;
+        Py_INCREF(s);
+        return s;
+    }
+    return call_text(self, v);
+}
+
+/* prefixes.get((topic, partition)), borrowed, or NULL (with or without an error) */
+static PyObject *
+prefix_of(Events *self, PyObject *topic, PyObject *partition)
+{
+    if (self->pfx_value != NULL && (self->pfx_topic == topic || PyUnicode_Compare(self->pfx_topic, topic) == 0)) {
+        int same = self->pfx_partition == partition ? 1 : PyObject_RichCompareBool(self->pfx_partition, partition, Py_EQ);
+        if (same < 0)
+            return NULL;
+        if (same)
+            return self->pfx_value;
+    }
+    PyObject *key = PyTuple_Pack(2, topic, partition);
+    if (key == NULL)
+        return NULL;
+    PyObject *prefix = PyDict_GetItemWithError(self->prefixes, key);
+    Py_DECREF(key);
+    if (prefix != NULL && prefix != Py_None) {
+        Py_INCREF(topic);
+        Py_XSETREF(self->pfx_topic, topic);
+        Py_INCREF(partition);
+        Py_XSETREF(self->pfx_partition, partition);
+        Py_INCREF(prefix);
+        Py_XSETREF(self->pfx_value, prefix);
+    }
+    return prefix;
+}
+
+/* 12 hex digits of offset (offset.to_bytes(6, "big").hex()) after prefix */
+static PyObject *
+prefixed_id(PyObject *prefix, unsigned long long offset)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tail[13];
+    for (int i = 11; i >= 0; i--) {
+        tail[i] = hex[offset & 0xF];
+        offset >>= 4;
+    }
+    tail[12] = '\0';
+    if (PyUnicode_CheckExact(prefix) && PyUnicode_IS_ASCII(prefix)) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(prefix);
+        PyObject *out = PyUnicode_New(n + 12, 127);
+        if (out == NULL)
+            return NULL;
+        Py_UCS1 *q = PyUnicode_1BYTE_DATA(out);
+        memcpy(q, PyUnicode_1BYTE_DATA(prefix), n);
+        memcpy(q + n, tail, 12);
+        return out;
+    }
+    PyObject *t = PyUnicode_FromStringAndSize(tail, 12);
+    if (t == NULL)
+        return NULL;
+    PyObject *out = PyNumber_Add(prefix, t);
+    Py_DECREF(t);
+    return out;
+}
+
+/* The event time from the cached or fast readings, or NULL with no error set when
+ * event_time() must decide (or NULL with an error). */
+static PyObject *
+fast_time(Events *self, PyObject *raw, double hi)
+{
+    PyObject *ts = NULL;
+    if (PyUnicode_CheckExact(raw)) {
+        /* Records of a batch repeat their timestamps (per millisecond): remembered; else
+         * RFC 3339 with a fraction and Z from the per-second cache. */
+        ts = PyDict_GetItemWithError(self->ts_cache, raw);
+        if (ts != NULL)
+            Py_INCREF(ts);
+        else if (PyErr_Occurred())
+            return NULL;
+        else {
+            Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
+            int kind = PyUnicode_KIND(raw);
+            const void *data = PyUnicode_DATA(raw);
+            if (n >= 20 && PyUnicode_READ(kind, data, n - 1) == 'Z' && PyUnicode_READ(kind, data, 19) == '.') {
+                PyObject *key = PyUnicode_Substring(raw, 0, 19);
+                if (key == NULL)
+                    return NULL;
+                PyObject *base = PyDict_GetItemWithError(self->iso_cache, key);
+                Py_DECREF(key);
+                if (base == NULL) {
+                    if (PyErr_Occurred())
+                        return NULL;
+                }
+                else if (isdigit_range(raw, 20, n - 1)) {
+                    Py_INCREF(base);
+                    PyObject *fs = PyUnicode_Substring(raw, 19, n - 1);
+                    PyObject *frac = fs ? PyFloat_FromString(fs) : NULL;
+                    Py_XDECREF(fs);
+                    if (frac == NULL) {
+                        Py_DECREF(base);
+                        return NULL;
+                    }
+                    if (PyFloat_CheckExact(base))
+                        ts = PyFloat_FromDouble(PyFloat_AS_DOUBLE(base) + PyFloat_AS_DOUBLE(frac));
+                    else
+                        ts = PyNumber_Add(base, frac);
+                    Py_DECREF(base);
+                    Py_DECREF(frac);
+                    if (ts == NULL)
+                        return NULL;
+                    if (PyDict_GET_SIZE(self->ts_cache) > self->ts_cache_limit)
+                        PyDict_Clear(self->ts_cache);
+                    if (PyDict_SetItem(self->ts_cache, raw, ts) < 0) {
+                        Py_DECREF(ts);
+                        return NULL;
+                    }
+                }
+            }
+            else if (ascii_digits(raw)) {
+                /* OpenTelemetry's timeUnixNano; as event_time() reads it */
+                double v;
+                Py_ssize_t len = PyUnicode_GET_LENGTH(raw);
+                if (len <= 19) {
+                    /* below 10**19 < 2**64: the integer is exact, and its conversion rounds
+                     * to nearest even as float(text) does */
+                    const Py_UCS1 *p = PyUnicode_1BYTE_DATA(raw);
+                    unsigned long long u = 0;
+                    for (Py_ssize_t i = 0; i < len; i++)
+                        u = u * 10 + (unsigned long long)(p[i] - '0');
+                    v = (double)u;
+                }
+                else {
+                    PyObject *f = PyFloat_FromString(raw);
+                    if (f == NULL)
+                        return NULL;
+                    v = PyFloat_AS_DOUBLE(f);
+                    Py_DECREF(f);
+                }
+                ts = PyFloat_FromDouble(epoch_seconds(v));
+                if (ts == NULL)
+                    return NULL;
+            }
+        }
+        if (ts != NULL) {
+            int ok = in_range(self, ts, hi);
+            if (ok <= 0) {
+                Py_CLEAR(ts);
+                if (ok < 0)
+                    return NULL;
+            }
+        }
+        return ts;
+    }
+    if (PyFloat_CheckExact(raw)) {
+        double v = PyFloat_AS_DOUBLE(raw);
+        if (self->min_epoch <= v && v <= hi) {
+            Py_INCREF(raw);
+            return raw;
+        }
+        /* else as event_time() reads a number, when that is in range */
+        v = epoch_seconds(v);
+        if (self->min_epoch <= v && v <= hi)
+            return PyFloat_FromDouble(v);
+        return NULL;
+    }
+    if (PyLong_CheckExact(raw)) {
+        /* as event_time() reads an int, when that is in range (pino's epoch ms) */
+        double v = PyLong_AsDouble(raw);
+        if (v == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear(); /* too large for a float: event_time() flags it */
+            return NULL;
+        }
+        v = epoch_seconds(v);
+        if (self->min_epoch <= v && v <= hi)
+            return PyFloat_FromDouble(v);
+    }
+    return NULL;
+}
+
+static PyObject *
+events_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Events *self = (Events *)op;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (self->owner == NULL) {
+        PyErr_SetString(PyExc_ReferenceError, "Events: the JsonLogs instance is gone");
+        return NULL;
+    }
+    if (kwnames != NULL || nargs < 6 || nargs > 8)
+        return delegate(self, args, nargsf, kwnames);
+    PyObject *d = args[0], *observed = args[1], *topic = args[2], *partition = args[3], *offset = args[4];
+    PyObject *flat = args[5];
+    PyObject *attributes = nargs > 6 ? args[6] : Py_None;
+    PyObject *index = nargs > 7 ? args[7] : NULL;
+    if (!PyDict_CheckExact(d) || !PyFloat_CheckExact(observed) || !PyUnicode_CheckExact(topic)
+        || !PyLong_CheckExact(partition) || !PyLong_CheckExact(offset) || (flat != Py_True && flat != Py_False)
+        || (attributes != Py_None && !PyDict_CheckExact(attributes)) || (index != NULL && !PyLong_CheckExact(index)))
+        return delegate(self, args, nargsf, kwnames);
+    int overflow;
+    long long off = PyLong_AsLongLongAndOverflow(offset, &overflow);
+    if (off == -1 && PyErr_Occurred())
+        return NULL;
+    if (overflow < 0 || (overflow == 0 && off < 0))
+        return delegate(self, args, nargsf, kwnames);
+    int big_offset = overflow > 0 || (unsigned long long)off > self->max_offset;
+    int indexed = 0;
+    if (index != NULL && (indexed = PyObject_IsTrue(index)) < 0)
+        return NULL;
+
+    Items it;
+    Shape shape = {NULL, NULL, NULL, 0};
+    PyObject *attrs = NULL, *result = NULL;
+    PyObject *eid = NULL, *ts = NULL, *sev = NULL, *sev_number = NULL, *sev_text = NULL;
+    PyObject *tenant = NULL, *service = NULL, *env = NULL, *host = NULL, *message = NULL, *trace = NULL,
+             *span = NULL;
+    PyObject *vals[NSLOTS];
+    int r;
+    items_init(&it);
+
+    /* -- the keys and values, nested objects flattened */
+    if (flat == Py_False) {
+        if (self->nkeys > KEY_CACHE_LIMIT) {
+            PyDict_Clear(self->keys);
+            self->nkeys = 0;
+        }
+        r = collect_nested(self, d, NULL, &it, 0);
+    }
+    else {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        r = 0;
+        while (PyDict_Next(d, &pos, &k, &v)) {
+            Py_INCREF(k);
+            if ((r = items_push(&it, k, v)) < 0)
+                break;
+        }
+    }
+    if (r < 0)
+        goto error;
+    if (r > 0) {
+        items_free(&it);
+        return delegate(self, args, nargsf, kwnames);
+    }
+
+    /* -- its shape: the plan of its key tuple, the role of each key */
+    {
+        Shape *known = find_shape(self, &it);
+        if (known != NULL) {
+            shape = *known;
+            Py_INCREF(shape.keys);
+            Py_INCREF(shape.plan);
+            Py_XINCREF(shape.roles);
+        }
+        else if ((r = learn_shape(self, &it, &shape)) != 0) {
+            if (r < 0)
+                goto error;
+            items_free(&it);
+            return delegate(self, args, nargsf, kwnames);
+        }
+    }
+    if (shape.plan == Py_None) {
+        result = Py_None; /* an OTLP batch: the caller takes the generic path */
+        Py_INCREF(result);
+        goto done;
+    }
+
+    /* -- the canonical fields; the other keys are the attributes (str values) */
+    {
+        const signed char *role = (const signed char *)PyBytes_AS_STRING(shape.roles);
+        Py_ssize_t extra = attributes == Py_None ? 0 : PyDict_GET_SIZE(attributes);
+#if PY_VERSION_HEX < 0x030D0000
+        attrs = _PyDict_NewPresized(shape.nattr + extra);
+#else
+        attrs = PyDict_New();
+#endif
+        if (attrs == NULL)
+            goto error;
+        for (int i = 0; i < NSLOTS; i++)
+            vals[i] = Py_None;
+        for (Py_ssize_t j = 0; j < it.n; j++) {
+            if (role[j] >= 0) {
+                vals[(int)role[j]] = it.v[j];
+                continue;
+            }
+            PyObject *s = attribute_text(self, it.v[j]);
+            if (s == NULL)
+                goto error;
+            r = role[j] == ROLE_ATTR ? PyDict_SetItem(attrs, it.k[j], s) : 0;
+            Py_DECREF(s);
+            if (r < 0)
+                goto error;
+        }
+        if (extra && PyDict_Update(attrs, attributes) < 0)
+            goto error;
+    }
+
+    /* -- the event id */
+    {
+        PyObject *raw = vals[S_EID];
+        if (indexed) {
+            if (raw == Py_None) {
+                PyObject *a[4] = {topic, partition, offset, index};
+                eid = PyObject_Vectorcall(self->stable_id, a, 4, NULL);
+            }
+            else if (!is_uuid(raw)) {
+                PyObject *a[6] = {attrs, raw, topic, partition, offset, index};
+                eid = PyObject_Vectorcall(self->foreign_id, a, 6, NULL);
+            }
+            else
+                eid = ascii_lower(raw);
+        }
+        else if (raw == Py_None) {
+            PyObject *prefix = prefix_of(self, topic, partition);
+            if (prefix == NULL && PyErr_Occurred())
+                goto error;
+            if (prefix == NULL || prefix == Py_None || big_offset) {
+                PyObject *a[3] = {topic, partition, offset};
+                eid = PyObject_Vectorcall(self->fresh_id, a, 3, NULL);
+            }
+            else
+                eid = prefixed_id(prefix, (unsigned long long)off);
+        }
+        else if (!is_uuid(raw)) {
+            PyObject *a[5] = {attrs, raw, topic, partition, offset};
+            eid = PyObject_Vectorcall(self->foreign_id, a, 5, NULL);
+        }
+        else
+            eid = ascii_lower(raw);
+        if (eid == NULL)
+            goto error;
+    }
+
+    /* -- the event time */
+    {
+        PyObject *raw = vals[S_TS];
+        if (raw == Py_None) {
+            Py_INCREF(observed);
+            ts = observed;
+        }
+        else {
+            ts = fast_time(self, raw, PyFloat_AS_DOUBLE(observed) + self->max_future);
+            if (ts == NULL) {
+                if (PyErr_Occurred())
+                    goto error;
+                ts = PyObject_CallMethodObjArgs(self->times, s_event_time, raw, observed, attrs, NULL);
+                if (ts == NULL)
+                    goto error;
+            }
+        }
+    }
+
+    /* -- the severity */
+    if (vals[S_SEVNUM] == Py_None && PyUnicode_CheckExact(vals[S_LEVEL])) {
+        sev = PyDict_GetItemWithError(self->severity_fast, vals[S_LEVEL]);
+        if (sev != NULL)
+            Py_INCREF(sev);
+        else if (PyErr_Occurred())
+            goto error;
+    }
+    if (sev == NULL) {
+        PyObject *a[2] = {vals[S_LEVEL], vals[S_SEVNUM]};
+        sev = PyObject_Vectorcall(self->severity_of, a, 2, NULL);
+        if (sev == NULL)
+            goto error;
+    }
+    if (PyTuple_CheckExact(sev) && PyTuple_GET_SIZE(sev) >= 2) {
+        sev_number = PyTuple_GET_ITEM(sev, 0);
+        sev_text = PyTuple_GET_ITEM(sev, 1);
+        Py_INCREF(sev_number);
+        Py_INCREF(sev_text);
+    }
+    else if ((sev_number = PySequence_GetItem(sev, 0)) == NULL || (sev_text = PySequence_GetItem(sev, 1)) == NULL)
+        goto error;
+
+    /* -- the other fields, in the order of the Python dict display */
+    if ((tenant = name_field(self, vals[S_TENANT], s_default)) == NULL
+        || (service = name_field(self, vals[S_SERVICE], s_unknown)) == NULL
+        || (env = text_field(self, vals[S_ENV])) == NULL || (host = text_field(self, vals[S_HOST])) == NULL
+        || (message = text_field(self, vals[S_MESSAGE])) == NULL
+        || (trace = id_field(self, vals[S_TRACE], i_32)) == NULL
+        || (span = id_field(self, vals[S_SPAN], i_16)) == NULL)
+        goto error;
+
+#if PY_VERSION_HEX < 0x030D0000
+    result = _PyDict_NewPresized(14);
+#else
+    result = PyDict_New();
+#endif
+    if (result == NULL || PyDict_SetItem(result, k_event_id, eid) < 0 || PyDict_SetItem(result, k_ts, ts) < 0
+        || PyDict_SetItem(result, k_observed_ts, observed) < 0 || PyDict_SetItem(result, k_tenant, tenant) < 0
+        || PyDict_SetItem(result, k_service, service) < 0 || PyDict_SetItem(result, k_env, env) < 0
+        || PyDict_SetItem(result, k_host, host) < 0 || PyDict_SetItem(result, k_attributes, attrs) < 0
+        || PyDict_SetItem(result, k_kind, s_log) < 0 || PyDict_SetItem(result, k_severity_number, sev_number) < 0
+        || PyDict_SetItem(result, k_severity_text, sev_text) < 0 || PyDict_SetItem(result, k_message, message) < 0
+        || PyDict_SetItem(result, k_trace_id, trace) < 0 || PyDict_SetItem(result, k_span_id, span) < 0)
+        Py_CLEAR(result);
+    goto done;
+
+error:
+    result = NULL;
+done:
+    items_free(&it);
+    shape_clear(&shape);
+    Py_XDECREF(attrs);
+    Py_XDECREF(eid);
+    Py_XDECREF(ts);
+    Py_XDECREF(sev);
+    Py_XDECREF(sev_number);
+    Py_XDECREF(sev_text);
+    Py_XDECREF(tenant);
+    Py_XDECREF(service);
+    Py_XDECREF(env);
+    Py_XDECREF(host);
+    Py_XDECREF(message);
+    Py_XDECREF(trace);
+    Py_XDECREF(span);
+    return result;
+}
+
+/* -- the type ------------------------------------------------------------------------ */
+
+static int
+events_traverse(Events *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->owner);
+    Py_VISIT(self->plans);
+    Py_VISIT(self->ts_cache);
+    Py_VISIT(self->prefixes);
+    Py_VISIT(self->times);
+    Py_VISIT(self->iso_cache);
+    Py_VISIT(self->new_plan);
+    Py_VISIT(self->fresh_id);
+    Py_VISIT(self->py_event);
+    Py_VISIT(self->text);
+    Py_VISIT(self->trace_hex);
+    Py_VISIT(self->severity_of);
+    Py_VISIT(self->stable_id);
+    Py_VISIT(self->foreign_id);
+    Py_VISIT(self->dumps);
+    Py_VISIT(self->severity_fast);
+    Py_VISIT(self->min_epoch_obj);
+    Py_VISIT(self->max_future_obj);
+    Py_VISIT(self->keys);
+    for (int i = 0; i < NSHAPES; i++) {
+        Py_VISIT(self->shapes[i].keys);
+        Py_VISIT(self->shapes[i].plan);
+        Py_VISIT(self->shapes[i].roles);
+    }
+    Py_VISIT(self->pfx_topic);
+    Py_VISIT(self->pfx_partition);
+    Py_VISIT(self->pfx_value);
+    return 0;
+}
+
+static int
+events_clear(Events *self)
+{
+    Py_CLEAR(self->owner);
+    Py_CLEAR(self->plans);
+    Py_CLEAR(self->ts_cache);
+    Py_CLEAR(self->prefixes);
+    Py_CLEAR(self->times);
+    Py_CLEAR(self->iso_cache);
+    Py_CLEAR(self->new_plan);
+    Py_CLEAR(self->fresh_id);
+    Py_CLEAR(self->py_event);
+    Py_CLEAR(self->text);
+    Py_CLEAR(self->trace_hex);
+    Py_CLEAR(self->severity_of);
+    Py_CLEAR(self->stable_id);
+    Py_CLEAR(self->foreign_id);
+    Py_CLEAR(self->dumps);
+    Py_CLEAR(self->severity_fast);
+    Py_CLEAR(self->min_epoch_obj);
+    Py_CLEAR(self->max_future_obj);
+    Py_CLEAR(self->keys);
+    for (int i = 0; i < NSHAPES; i++)
+        shape_clear(&self->shapes[i]);
+    Py_CLEAR(self->pfx_topic);
+    Py_CLEAR(self->pfx_partition);
+    Py_CLEAR(self->pfx_value);
+    return 0;
+}
+
+static void
+events_dealloc(Events *self)
+{
+    PyObject_GC_UnTrack(self);
+    events_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* getattr(obj, name), which must be an exact dict when `dict` */
+static PyObject *
+attr(PyObject *obj, const char *name, int dict)
+{
+    PyObject *v = PyObject_GetAttrString(obj, name);
+    if (v != NULL && dict && !PyDict_CheckExact(v)) {
+        PyErr_Format(PyExc_TypeError, "Events: %s must be a dict", name);
+        Py_CLEAR(v);
+    }
+    return v;
+}
+
+static PyObject *
+events_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *owner, *helpers;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds)) {
+        PyErr_SetString(PyExc_TypeError, "Events() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "OO!:Events", &owner, &PyTuple_Type, &helpers))
+        return NULL;
+    PyObject *event, *text, *trace_hex, *severity_of, *stable_id, *foreign_id, *dumps, *severity_fast;
+    PyObject *min_epoch, *max_future, *max_offset, *limit;
+    if (!PyArg_ParseTuple(helpers, "OOOOOOOO!O!O!O!O!:Events helpers", &event, &text, &trace_hex, &severity_of,
+                          &stable_id, &foreign_id, &dumps, &PyDict_Type, &severity_fast, &PyFloat_Type, &min_epoch,
+                          &PyFloat_Type, &max_future, &PyLong_Type, &max_offset, &PyLong_Type, &limit))
+        return NULL;
+    Events *self = (Events *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->vectorcall = events_vectorcall;
+    self->min_epoch = PyFloat_AS_DOUBLE(min_epoch);
+    self->max_future = PyFloat_AS_DOUBLE(max_future);
+    self->max_offset = PyLong_AsUnsignedLongLong(max_offset);
+    self->ts_cache_limit = PyLong_AsSsize_t(limit);
+    if (PyErr_Occurred())
+        goto error;
+#define KEEP(field, value) (Py_INCREF(value), self->field = (value))
+    KEEP(owner, owner);
+    KEEP(py_event, event);
+    KEEP(text, text);
+    KEEP(trace_hex, trace_hex);
+    KEEP(severity_of, severity_of);
+    KEEP(stable_id, stable_id);
+    KEEP(foreign_id, foreign_id);
+    KEEP(dumps, dumps);
+    KEEP(severity_fast, severity_fast);
+    KEEP(min_epoch_obj, min_epoch);
+    KEEP(max_future_obj, max_future);
+#undef KEEP
+    if ((self->keys = PyDict_New()) == NULL || (self->plans = attr(owner, "plans", 1)) == NULL
+        || (self->ts_cache = attr(owner, "ts_cache", 1)) == NULL
+        || (self->prefixes = attr(owner, "prefixes", 1)) == NULL || (self->times = attr(owner, "times", 0)) == NULL
+        || (self->iso_cache = attr(self->times, "iso_cache", 1)) == NULL
+        || (self->new_plan = attr(owner, "_new_plan", 0)) == NULL
+        || (self->fresh_id = attr(owner, "_fresh_id", 0)) == NULL)
+        goto error;
+    return (PyObject *)self;
+error:
+    Py_DECREF(self);
+    return NULL;
+}
+
+static PyTypeObject EventsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "streams.ingest._jsonlog.Events",
+    .tp_doc = "Events(owner, helpers): JsonLogs.event of `owner` (a JsonLogs), in C.",
+    .tp_basicsize = sizeof(Events),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = events_new,
+    .tp_dealloc = (destructor)events_dealloc,
+    .tp_traverse = (traverseproc)events_traverse,
+    .tp_clear = (inquiry)events_clear,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Events, vectorcall),
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "streams.ingest._jsonlog",
+    .m_doc = "The C form of JsonLogs.event (streams/ingest/jsonfast.py).",
+    .m_size = -1,
+};
+
+static int
+intern(PyObject **slot, const char *text)
+{
+    *slot = PyUnicode_InternFromString(text);
+    return *slot == NULL ? -1 : 0;
+}
+
+PyMODINIT_FUNC
+PyInit__jsonlog(void)
+{
+    if (intern(&k_event_id, "event_id") || intern(&k_ts, "ts") || intern(&k_observed_ts, "observed_ts")
+        || intern(&k_tenant, "tenant") || intern(&k_service, "service") || intern(&k_env, "env")
+        || intern(&k_host, "host") || intern(&k_attributes, "attributes") || intern(&k_kind, "kind")
+        || intern(&k_severity_number, "severity_number") || intern(&k_severity_text, "severity_text")
+        || intern(&k_message, "message") || intern(&k_trace_id, "trace_id") || intern(&k_span_id, "span_id")
+        || intern(&s_log, "log") || intern(&s_default, "default") || intern(&s_unknown, "unknown")
+        || intern(&s_empty, "") || intern(&s_true, "true") || intern(&s_false, "false") || intern(&s_dot, ".")
+        || intern(&s_event_time, "event_time") || intern(&s_islower, "islower") || intern(&s_decode, "decode"))
+        return NULL;
+    if (i_32 == NULL && ((i_32 = PyLong_FromLong(32)) == NULL || (i_16 = PyLong_FromLong(16)) == NULL))
+        return NULL;
+    if (PyType_Ready(&EventsType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&EventsType);
+    if (PyModule_AddObject(m, "Events", (PyObject *)&EventsType) < 0) {
+        Py_DECREF(&EventsType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
