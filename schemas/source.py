@@ -12,20 +12,45 @@ worker owns a raw partition at a time and writes its records in offset order.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import MutableMapping
 
 HEADER = "sluice.source"
+# Offset and index first, fixed width: parsing is one unpack and a slice, per record.
+_POSITION = struct.Struct(">QI")
+_CACHE_LIMIT = 10_000  # raw partitions seen; a producer inventing names only empties them
+_HEADS: dict[tuple[str, int], bytes] = {}
+_NAMES: dict[bytes, str] = {}
+
+
+def name(topic: str, partition: int) -> str:
+    """The raw partition a source names: 'topic/partition'."""
+    return f"{topic}/{partition}"
 
 
 def ref(topic: str, partition: int, offset: int, index: int = 0) -> bytes:
-    """The header value: raw topic, partition, offset and the event's index in the record."""
-    return b"%s/%d/%d/%d" % (topic.encode(), partition, offset, index)
+    """The header value: offset and the event's index in the record (big-endian, 8 + 4
+    bytes), then the raw partition's name."""
+    head = _HEADS.get((topic, partition))
+    if head is None:
+        if len(_HEADS) >= _CACHE_LIMIT:
+            _HEADS.clear()
+        head = _HEADS[(topic, partition)] = name(topic, partition).encode()
+    return _POSITION.pack(offset, index) + head
 
 
 def parse(value: bytes) -> tuple[str, int, int]:
-    """(raw 'topic/partition', offset, index) of a header value; ValueError if malformed."""
-    head, offset, index = value.rsplit(b"/", 2)
-    return head.decode(), int(offset), int(index)
+    """(raw partition name, offset, index) of a header value; ValueError if malformed."""
+    if len(value) <= _POSITION.size:
+        raise ValueError(f"a source reference is longer than {_POSITION.size} bytes")
+    offset, index = _POSITION.unpack_from(value)
+    head = value[_POSITION.size:]
+    raw = _NAMES.get(head)
+    if raw is None:
+        if len(_NAMES) >= _CACHE_LIMIT:
+            _NAMES.clear()
+        raw = _NAMES[head] = head.decode()  # UnicodeDecodeError is a ValueError
+    return raw, offset, index
 
 
 class Marks:

@@ -207,9 +207,11 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
 SOURCE_MARK_PREFIX = "_sources/"  # rule ids start with [a-z0-9]: no rule's state key looks like this
 
 
-def _replayed(marks: source.Marks, ref: str) -> bool:
-    try:
-        raw, offset, index = source.parse(ref.encode())
-    except (ValueError, AttributeError):
-        return False  # not a source reference: evaluate the item
+def _replayed(marks: source.Marks, src) -> bool:
+    """src: an item's `_src`, [raw partition, offset, index]; anything else is evaluated."""
+    if type(src) is not list or len(src) != 3:
+        return False
+    raw, offset, index = src
+    if type(raw) is not str or type(offset) is not int or type(index) is not int:
+        return False
     return marks.replayed(SOURCE_MARK_PREFIX + raw, offset, index)

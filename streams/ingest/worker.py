@@ -112,15 +112,17 @@ class IngestWorker:
         return out
 
     def _detect_items(self, out: IngestOutput) -> list[bytes]:
-        """The events some rule wants, serialized, each with its raw source in `_src`: the
-        detect stage drops an item whose source it has seen (schemas/source.py)."""
+        """The events some rule wants, serialized, each with its raw source in `_src`
+        ([raw partition, offset, index]): the detect stage drops an item whose source it
+        has seen (schemas/source.py)."""
         wanted = self.detect.wanted(out.events)
         if not wanted:
             return []
         origin_of = {id(ev): origin for ev, origin in zip(out.events, out.event_sources, strict=True)}
         items = []
         for ev in wanted:
-            ev["_src"] = source.ref(*origin_of[id(ev)]).decode()
+            topic, partition, offset, index = origin_of[id(ev)]
+            ev["_src"] = (source.name(topic, partition), offset, index)
             items.append(orjson.dumps(ev))
         return items
 

@@ -29,7 +29,6 @@ def test_every_detect_item_names_its_raw_record():
     ]
     out = worker.ingestor.process(records, NOW, keep_events=True)
     items = [orjson.loads(i) for i in worker._detect_items(out)]
+    metrics = source.name(worker.topics.raw("metrics"), 0)
     assert [i["_src"] for i in items] == [
-        source.ref(raw, 1, 40).decode(), source.ref(raw, 1, 41).decode(),
-        source.ref(worker.topics.raw("metrics"), 0, 7, 0).decode(),
-        source.ref(worker.topics.raw("metrics"), 0, 7, 1).decode()]
+        [source.name(raw, 1), 40, 0], [source.name(raw, 1), 41, 0], [metrics, 7, 0], [metrics, 7, 1]]
