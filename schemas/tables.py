@@ -27,10 +27,6 @@ class TableSpec:
     sourced: bool = False  # written by ingest: keeps SOURCE_COLUMNS
 
     @property
-    def columns(self) -> list[str]:
-        return [name for name, _ in self.fields] + list(COORDINATE_COLUMNS) + list(self.extra_columns)
-
-    @property
     def extra_columns(self) -> tuple[str, ...]:
         return SOURCE_COLUMNS if self.sourced else ()
 

@@ -37,6 +37,7 @@ from streams.detect.reload import RuleSet
 from streams.detect.writeback import WriteBack
 
 log = logging.getLogger(__name__)
+SOURCE_MARK_PREFIX = "_sources/"  # rule ids start with [a-z0-9]: no rule's state key looks like this
 
 
 class DetectConfig(BaseModel):
@@ -202,9 +203,6 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
 
     app.sluice_ruleset = ruleset  # for tests and the CLI
     return app
-
-
-SOURCE_MARK_PREFIX = "_sources/"  # rule ids start with [a-z0-9]: no rule's state key looks like this
 
 
 def _replayed(marks: source.Marks, src) -> bool:
