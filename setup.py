@@ -1,7 +1,13 @@
-"""Only the optional C accelerator; all metadata is in pyproject.toml. `optional=True`:
-without a compiler the package still installs and the Python path runs."""
+"""Only the optional C accelerators (streams/ingest/_*.c, one extension module each);
+all metadata is in pyproject.toml. `optional=True`: without a compiler the package
+still installs and the Python paths run."""
+
+from pathlib import Path
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("streams.ingest._jsonlog", ["streams/ingest/_jsonlog.c"], optional=True,
-                             extra_compile_args=["-O2"])])
+ROOT = Path(__file__).resolve().parent
+
+setup(ext_modules=[Extension(f"streams.ingest.{c.stem}", [f"streams/ingest/{c.name}"], optional=True,
+                             extra_compile_args=["-O2"])
+                   for c in sorted((ROOT / "streams/ingest").glob("_*.c"))])
