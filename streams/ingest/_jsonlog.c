@@ -1,16 +1,21 @@
-/* The C form of `JsonLogs.event` (streams/ingest/jsonfast.py): one parsed JSON log
- * object -> one canonical log event, with exactly the result of the Python code,
+/* The C form of `JsonLogs.event`, `JsonMetrics.event` and `JsonSecurity.event`
+ * (streams/ingest/jsonfast.py): one parsed JSON object (or a decoder's fields) -> one
+ * canonical log, metric or security event, with exactly the result of the Python code
+ * (for metrics and security events: of Normalizer.metric and Normalizer.security),
  * which stays the reference and the fallback.
  *
- * `Events(owner, helpers)` is a callable bound to one JsonLogs instance: it shares the
+ * `Events(owner, helpers, kind="log")` is a callable bound to one instance: it shares the
  * instance's caches (plans, ts_cache, prefixes and its TimeParser's iso_cache, which
- * are cleared, never replaced) and takes the arguments of the method. It does the
- * common case of every step in C, and calls the Python helpers that the Python path
- * calls too for the rest (helpers, in this order):
+ * are cleared, never replaced) and takes the arguments of the method. The three kinds
+ * share every step but the last (the record's keys and shape, the attributes, the id,
+ * the time); each does the common case of every step in C, and calls the Python helpers
+ * that the Python path calls too for the rest (helpers, in this order):
  *
- *   event        JsonLogs.event, for the whole call: arguments of unusual types
- *                (keywords, a dict subclass, a negative offset...), a key that is not a
- *                str, a record nested deeper than MAX_DEPTH
+ *   event        the owner's class's `event`, for the whole call: arguments of unusual
+ *                types (keywords, a dict subclass, a negative offset...), a key that is
+ *                not a str, a record nested deeper than MAX_DEPTH; a metric sample with
+ *                nested labels, labels flattened into "labels.x" keys, or a name or a
+ *                value that is not a non-empty str and a finite float or int
  *   text         _text: attribute values and fields that are neither str, int, finite
  *                float, bool nor None
  *   trace_hex    _trace_hex: trace and span ids that are not lowercase str
@@ -19,6 +24,13 @@
  *   foreign_id   _foreign_id: an event id that is not a UUID
  *   dumps        orjson.dumps, which formats finite floats
  *   severity_fast, MIN_EPOCH_S, MAX_FUTURE_S, _MAX_OFFSET, _TS_CACHE_LIMIT
+ *
+ * then, for metrics and security events only:
+ *
+ *   category     _category: a category that is not an ASCII str
+ *   outcome      _outcome: an outcome that is not a key of OUTCOMES
+ *   metric_type  _metric_type: a metric type that is not a key of METRIC_TYPES
+ *   OUTCOMES, METRIC_TYPES
  *
  * and the owner's methods _new_plan (a key tuple seen for the first time) and _fresh_id
  * (the first record of a partition), and times.event_time (a time that is not a cached
@@ -33,7 +45,15 @@
 #include <stddef.h>
 #include <string.h>
 
-enum { S_EID, S_TS, S_TENANT, S_SERVICE, S_ENV, S_HOST, S_LEVEL, S_SEVNUM, S_MESSAGE, S_TRACE, S_SPAN, NSLOTS };
+/* The slots of each kind, in the order of their alias tuples in normalize.py (_LOG,
+ * _METRIC, _SECURITY): the six common ones, then the kind's own. */
+enum { S_EID, S_TS, S_TENANT, S_SERVICE, S_ENV, S_HOST, N_COMMON };
+enum { S_LEVEL = N_COMMON, S_SEVNUM, S_MESSAGE, S_TRACE, S_SPAN, NSLOTS_LOG };
+enum { M_NAME = N_COMMON, M_VALUE, M_TYPE, M_UNIT, NSLOTS_METRIC };
+enum { X_LEVEL = N_COMMON, X_SEVNUM, X_MESSAGE, X_OUTCOME, X_CATEGORY, X_ACTION, X_ACTOR, X_TARGET, X_SOURCE_IP,
+       NSLOTS_SECURITY };
+#define MAX_SLOTS NSLOTS_SECURITY
+enum { K_LOG, K_METRIC, K_SECURITY };
 #define ROLE_ATTR (-1) /* a key that stays an attribute */
 #define ROLE_KIND (-2) /* "kind": read as an attribute, then dropped */
 
@@ -59,7 +79,9 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
-    PyObject *owner;          /* the JsonLogs instance */
+    int kind;                 /* K_LOG, K_METRIC or K_SECURITY */
+    int nslots;
+    PyObject *owner;          /* the JsonLogs (or JsonMetrics, JsonSecurity) instance */
     PyObject *plans;          /* owner.plans */
     PyObject *ts_cache;       /* owner.ts_cache */
     PyObject *prefixes;       /* owner.prefixes */
@@ -77,6 +99,12 @@ typedef struct {
     PyObject *severity_fast;
     PyObject *min_epoch_obj;  /* MIN_EPOCH_S */
     PyObject *max_future_obj; /* MAX_FUTURE_S */
+    /* metric and security events only */
+    PyObject *category;       /* _category */
+    PyObject *outcome;        /* _outcome */
+    PyObject *metric_type;    /* _metric_type */
+    PyObject *outcomes;       /* OUTCOMES */
+    PyObject *metric_types;   /* METRIC_TYPES */
     double min_epoch;
     double max_future;
     unsigned long long max_offset;
@@ -92,15 +120,19 @@ typedef struct {
 /* interned strings */
 static PyObject *k_event_id, *k_ts, *k_observed_ts, *k_tenant, *k_service, *k_env, *k_host, *k_attributes,
     *k_kind, *k_severity_number, *k_severity_text, *k_message, *k_trace_id, *k_span_id;
+static PyObject *k_name, *k_type, *k_value, *k_unit, *k_labels, *k_category, *k_action, *k_outcome, *k_actor,
+    *k_target, *k_source_ip;
 static PyObject *s_log, *s_default, *s_unknown, *s_empty, *s_true, *s_false, *s_dot, *s_event_time,
     *s_islower, *s_decode;
+static PyObject *s_metric, *s_security, *s_gauge, *s_other, *s_tags, *s_dimensions, *s_labels_dot, *s_tags_dot,
+    *s_dimensions_dot, *s_attributes_dot;
 static PyObject *i_32, *i_16;
 
 /* -- small readers ---------------------------------------------------------------- */
 
-/* str.isdigit() of s[start:end] (False when empty) */
+/* str.isdecimal() of s[start:end] (False when empty): the digits float() reads */
 static int
-isdigit_range(PyObject *s, Py_ssize_t start, Py_ssize_t end)
+isdecimal_range(PyObject *s, Py_ssize_t start, Py_ssize_t end)
 {
     if (end <= start)
         return 0;
@@ -108,7 +140,7 @@ isdigit_range(PyObject *s, Py_ssize_t start, Py_ssize_t end)
     const void *data = PyUnicode_DATA(s);
     for (Py_ssize_t i = start; i < end; i++) {
         Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        if (ch < 128 ? (ch < '0' || ch > '9') : !Py_UNICODE_ISDIGIT(ch))
+        if (ch < 128 ? (ch < '0' || ch > '9') : !Py_UNICODE_ISDECIMAL(ch))
             return 0;
     }
     return 1;
@@ -428,10 +460,11 @@ joined(Events *self, PyObject *prefix, PyObject *k)
 
 /* The leaves of `obj` as flatten() / _nest() (normalize.py) name them: nested objects
  * become dotted keys, but for a top-level "attributes" object, whose keys stay as they
- * are; an empty object stays a value. prefix: NULL for none. 0 done, -1 error, 1 let the
- * Python path decide (a key that is not a str, too deep). */
+ * are; an empty object stays a value. prefix: NULL for none; skip: a top-level key to
+ * leave out, or NULL. 0 done, -1 error, 1 let the Python path decide (a key that is not a
+ * str, too deep). */
 static int
-collect_nested(Events *self, PyObject *obj, PyObject *prefix, Items *it, int depth)
+collect_nested(Events *self, PyObject *obj, PyObject *prefix, Items *it, int depth, PyObject *skip)
 {
     Py_ssize_t pos = 0;
     PyObject *k, *v;
@@ -440,6 +473,8 @@ collect_nested(Events *self, PyObject *obj, PyObject *prefix, Items *it, int dep
     while (PyDict_Next(obj, &pos, &k, &v)) {
         if (!PyUnicode_CheckExact(k))
             return 1;
+        if (skip != NULL && (k == skip || PyUnicode_Compare(k, skip) == 0))
+            continue; /* a metric's labels, read apart */
         PyObject *key = prefix ? joined(self, prefix, k) : (Py_INCREF(k), k);
         if (key == NULL)
             return -1;
@@ -455,7 +490,7 @@ collect_nested(Events *self, PyObject *obj, PyObject *prefix, Items *it, int dep
             Py_DECREF(key);
             it->nested = 1;
             Py_INCREF(v);
-            int r = collect_nested(self, v, p, it, depth + 1);
+            int r = collect_nested(self, v, p, it, depth + 1, NULL);
             Py_DECREF(v);
             Py_XDECREF(p);
             if (r)
@@ -551,7 +586,7 @@ learn_shape(Events *self, Items *it, Shape *out)
         goto error;
     if (plan != Py_None) {
         if (!PyTuple_CheckExact(plan) || PyTuple_GET_SIZE(plan) != 3 || !PyTuple_CheckExact(PyTuple_GET_ITEM(plan, 2))
-            || PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 2)) != NSLOTS) {
+            || PyTuple_GET_SIZE(PyTuple_GET_ITEM(plan, 2)) != self->nslots) {
             PyErr_SetString(PyExc_TypeError, "Events: a plan is not (getter, drop, slots)");
             goto error;
         }
@@ -563,7 +598,7 @@ learn_shape(Events *self, Items *it, Shape *out)
         for (Py_ssize_t j = 0; j < it->n; j++) {
             PyObject *k = it->k[j];
             role[j] = ROLE_ATTR;
-            for (int i = 0; i < NSLOTS; i++) {
+            for (int i = 0; i < self->nslots; i++) {
                 PyObject *slot = PyTuple_GET_ITEM(slots, i);
                 if (slot == Py_None)
                     continue;
@@ -736,7 +771,7 @@ fast_time(Events *self, PyObject *raw, double hi)
                     if (PyErr_Occurred())
                         return NULL;
                 }
-                else if (isdigit_range(raw, 20, n - 1)) {
+                else if (isdecimal_range(raw, 20, n - 1)) {
                     Py_INCREF(base);
                     PyObject *fs = PyUnicode_Substring(raw, 19, n - 1);
                     PyObject *frac = fs ? PyFloat_FromString(fs) : NULL;
@@ -822,243 +857,535 @@ fast_time(Events *self, PyObject *raw, double hi)
     return NULL;
 }
 
-static PyObject *
-events_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+/* -- one call ------------------------------------------------------------------------ */
+
+/* The arguments of a call in the common case: (d, observed, topic, partition, offset,
+ * flat, attributes=None, index=0) for a log; the same without `flat` for a security
+ * event, and with labels=None after `index` for a metric sample. */
+typedef struct {
+    PyObject *const *args;
+    size_t nargsf;
+    PyObject *kwnames;
+    PyObject *d, *observed, *topic, *partition, *offset, *flat, *attributes, *index, *labels;
+    unsigned long long off;
+    int big_offset; /* beyond 48 bits: the stable id is a full hash */
+    int indexed;    /* index > 0: the id of an event of a decoder's record */
+} Call;
+
+/* 0: read, 1: let the Python path take the call, -1: error */
+static int
+read_call(Events *self, PyObject *const *args, size_t nargsf, PyObject *kwnames, Call *c)
 {
-    Events *self = (Events *)op;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if (self->owner == NULL) {
-        PyErr_SetString(PyExc_ReferenceError, "Events: the JsonLogs instance is gone");
-        return NULL;
-    }
-    if (kwnames != NULL || nargs < 6 || nargs > 8)
-        return delegate(self, args, nargsf, kwnames);
-    PyObject *d = args[0], *observed = args[1], *topic = args[2], *partition = args[3], *offset = args[4];
-    PyObject *flat = args[5];
-    PyObject *attributes = nargs > 6 ? args[6] : Py_None;
-    PyObject *index = nargs > 7 ? args[7] : NULL;
-    if (!PyDict_CheckExact(d) || !PyFloat_CheckExact(observed) || !PyUnicode_CheckExact(topic)
-        || !PyLong_CheckExact(partition) || !PyLong_CheckExact(offset) || (flat != Py_True && flat != Py_False)
-        || (attributes != Py_None && !PyDict_CheckExact(attributes)) || (index != NULL && !PyLong_CheckExact(index)))
-        return delegate(self, args, nargsf, kwnames);
+    int log = self->kind == K_LOG;
+    Py_ssize_t least = log ? 6 : 5, most = least + (self->kind == K_METRIC ? 3 : 2);
+    c->args = args;
+    c->nargsf = nargsf;
+    c->kwnames = kwnames;
+    if (kwnames != NULL || nargs < least || nargs > most)
+        return 1;
+    c->d = args[0];
+    c->observed = args[1];
+    c->topic = args[2];
+    c->partition = args[3];
+    c->offset = args[4];
+    c->flat = log ? args[5] : Py_False;
+    c->attributes = nargs > least ? args[least] : Py_None;
+    c->index = nargs > least + 1 ? args[least + 1] : NULL;
+    c->labels = nargs > least + 2 ? args[least + 2] : Py_None;
+    if (!PyDict_CheckExact(c->d) || !PyFloat_CheckExact(c->observed) || !PyUnicode_CheckExact(c->topic)
+        || !PyLong_CheckExact(c->partition) || !PyLong_CheckExact(c->offset)
+        || (c->flat != Py_True && c->flat != Py_False)
+        || (c->attributes != Py_None && !PyDict_CheckExact(c->attributes))
+        || (c->index != NULL && !PyLong_CheckExact(c->index)))
+        return 1;
     int overflow;
-    long long off = PyLong_AsLongLongAndOverflow(offset, &overflow);
+    long long off = PyLong_AsLongLongAndOverflow(c->offset, &overflow);
     if (off == -1 && PyErr_Occurred())
-        return NULL;
+        return -1;
     if (overflow < 0 || (overflow == 0 && off < 0))
-        return delegate(self, args, nargsf, kwnames);
-    int big_offset = overflow > 0 || (unsigned long long)off > self->max_offset;
-    int indexed = 0;
-    if (index != NULL && (indexed = PyObject_IsTrue(index)) < 0)
-        return NULL;
+        return 1;
+    c->off = (unsigned long long)off;
+    c->big_offset = overflow > 0 || c->off > self->max_offset;
+    c->indexed = 0;
+    if (c->index != NULL && (c->indexed = PyObject_IsTrue(c->index)) < 0)
+        return -1;
+    return 0;
+}
 
-    Items it;
-    Shape shape = {NULL, NULL, NULL, 0};
-    PyObject *attrs = NULL, *result = NULL;
-    PyObject *eid = NULL, *ts = NULL, *sev = NULL, *sev_number = NULL, *sev_text = NULL;
-    PyObject *tenant = NULL, *service = NULL, *env = NULL, *host = NULL, *message = NULL, *trace = NULL,
-             *span = NULL;
-    PyObject *vals[NSLOTS];
-    int r;
-    items_init(&it);
-
-    /* -- the keys and values, nested objects flattened */
-    if (flat == Py_False) {
+/* The keys and values of the record, nested objects flattened (but for `skip`, a
+ * top-level key), into `it`, and its shape into `shape` (new references). 0 done, -1
+ * error, 1 let the Python path decide. */
+static int
+read_record(Events *self, Call *c, PyObject *skip, Items *it, Shape *shape)
+{
+    int r = 0;
+    if (c->flat == Py_False) {
         if (self->nkeys > KEY_CACHE_LIMIT) {
             PyDict_Clear(self->keys);
             self->nkeys = 0;
         }
-        r = collect_nested(self, d, NULL, &it, 0);
+        r = collect_nested(self, c->d, NULL, it, 0, skip);
     }
     else {
         Py_ssize_t pos = 0;
         PyObject *k, *v;
-        r = 0;
-        while (PyDict_Next(d, &pos, &k, &v)) {
+        while (PyDict_Next(c->d, &pos, &k, &v)) {
             Py_INCREF(k);
-            if ((r = items_push(&it, k, v)) < 0)
+            if ((r = items_push(it, k, v)) < 0)
                 break;
         }
     }
-    if (r < 0)
-        goto error;
-    if (r > 0) {
-        items_free(&it);
-        return delegate(self, args, nargsf, kwnames);
-    }
+    if (r != 0)
+        return r;
+    Shape *known = find_shape(self, it);
+    if (known == NULL)
+        return learn_shape(self, it, shape);
+    *shape = *known;
+    Py_INCREF(shape->keys);
+    Py_INCREF(shape->plan);
+    Py_XINCREF(shape->roles);
+    return 0;
+}
 
-    /* -- its shape: the plan of its key tuple, the role of each key */
-    {
-        Shape *known = find_shape(self, &it);
-        if (known != NULL) {
-            shape = *known;
-            Py_INCREF(shape.keys);
-            Py_INCREF(shape.plan);
-            Py_XINCREF(shape.roles);
-        }
-        else if ((r = learn_shape(self, &it, &shape)) != 0) {
-            if (r < 0)
-                goto error;
-            items_free(&it);
-            return delegate(self, args, nargsf, kwnames);
-        }
-    }
-    if (shape.plan == Py_None) {
-        result = Py_None; /* an OTLP batch: the caller takes the generic path */
-        Py_INCREF(result);
-        goto done;
-    }
+/* The slot values of the record (borrowed from `it`, None when absent). */
+static void
+take_slots(Events *self, Shape *shape, Items *it, PyObject **vals)
+{
+    const signed char *role = (const signed char *)PyBytes_AS_STRING(shape->roles);
+    for (int i = 0; i < self->nslots; i++)
+        vals[i] = Py_None;
+    for (Py_ssize_t j = 0; j < it->n; j++)
+        if (role[j] >= 0)
+            vals[(int)role[j]] = it->v[j];
+}
 
-    /* -- the canonical fields; the other keys are the attributes (str values) */
-    {
-        const signed char *role = (const signed char *)PyBytes_AS_STRING(shape.roles);
-        Py_ssize_t extra = attributes == Py_None ? 0 : PyDict_GET_SIZE(attributes);
+/* The attributes: the keys that fill no slot, their values as text, but "kind"; then
+ * the decoder's `attributes`. A log keeps a "kind" of the decoder's (JsonLogs.event),
+ * other kinds drop it (Normalizer's _attributes). A new dict. */
+static PyObject *
+attributes_of(Events *self, Shape *shape, Items *it, PyObject *attributes)
+{
+    const signed char *role = (const signed char *)PyBytes_AS_STRING(shape->roles);
+    Py_ssize_t extra = attributes == Py_None ? 0 : PyDict_GET_SIZE(attributes);
 #if PY_VERSION_HEX < 0x030D0000
-        attrs = _PyDict_NewPresized(shape.nattr + extra);
+    PyObject *attrs = _PyDict_NewPresized(shape->nattr + extra);
 #else
-        attrs = PyDict_New();
+    PyObject *attrs = PyDict_New();
 #endif
-        if (attrs == NULL)
+    if (attrs == NULL)
+        return NULL;
+    for (Py_ssize_t j = 0; j < it->n; j++) {
+        if (role[j] >= 0)
+            continue;
+        PyObject *s = attribute_text(self, it->v[j]);
+        if (s == NULL)
             goto error;
-        for (int i = 0; i < NSLOTS; i++)
-            vals[i] = Py_None;
-        for (Py_ssize_t j = 0; j < it.n; j++) {
-            if (role[j] >= 0) {
-                vals[(int)role[j]] = it.v[j];
-                continue;
-            }
-            PyObject *s = attribute_text(self, it.v[j]);
-            if (s == NULL)
-                goto error;
-            r = role[j] == ROLE_ATTR ? PyDict_SetItem(attrs, it.k[j], s) : 0;
-            Py_DECREF(s);
-            if (r < 0)
-                goto error;
-        }
-        if (extra && PyDict_Update(attrs, attributes) < 0)
+        int r = role[j] == ROLE_ATTR ? PyDict_SetItem(attrs, it->k[j], s) : 0;
+        Py_DECREF(s);
+        if (r < 0)
             goto error;
     }
-
-    /* -- the event id */
-    {
-        PyObject *raw = vals[S_EID];
-        if (indexed) {
-            if (raw == Py_None) {
-                PyObject *a[4] = {topic, partition, offset, index};
-                eid = PyObject_Vectorcall(self->stable_id, a, 4, NULL);
-            }
-            else if (!is_uuid(raw)) {
-                PyObject *a[6] = {attrs, raw, topic, partition, offset, index};
-                eid = PyObject_Vectorcall(self->foreign_id, a, 6, NULL);
-            }
-            else
-                eid = ascii_lower(raw);
-        }
-        else if (raw == Py_None) {
-            PyObject *prefix = prefix_of(self, topic, partition);
-            if (prefix == NULL && PyErr_Occurred())
-                goto error;
-            if (prefix == NULL || prefix == Py_None || big_offset) {
-                PyObject *a[3] = {topic, partition, offset};
-                eid = PyObject_Vectorcall(self->fresh_id, a, 3, NULL);
-            }
-            else
-                eid = prefixed_id(prefix, (unsigned long long)off);
-        }
-        else if (!is_uuid(raw)) {
-            PyObject *a[5] = {attrs, raw, topic, partition, offset};
-            eid = PyObject_Vectorcall(self->foreign_id, a, 5, NULL);
-        }
-        else
-            eid = ascii_lower(raw);
-        if (eid == NULL)
+    if (extra) {
+        if (PyDict_Update(attrs, attributes) < 0)
             goto error;
+        if (self->kind != K_LOG) {
+            int has = PyDict_Contains(attrs, k_kind);
+            if (has < 0 || (has && PyDict_DelItem(attrs, k_kind) < 0))
+                goto error;
+        }
     }
+    return attrs;
+error:
+    Py_DECREF(attrs);
+    return NULL;
+}
 
-    /* -- the event time */
-    {
-        PyObject *raw = vals[S_TS];
+/* The event id: the record's own when it is a UUID (lowercase), else the stable id of its
+ * coordinates (an id that is not a UUID kept in attrs). */
+static PyObject *
+event_id(Events *self, Call *c, PyObject *raw, PyObject *attrs)
+{
+    if (c->indexed) {
         if (raw == Py_None) {
-            Py_INCREF(observed);
-            ts = observed;
+            PyObject *a[4] = {c->topic, c->partition, c->offset, c->index};
+            return PyObject_Vectorcall(self->stable_id, a, 4, NULL);
         }
-        else {
-            ts = fast_time(self, raw, PyFloat_AS_DOUBLE(observed) + self->max_future);
-            if (ts == NULL) {
-                if (PyErr_Occurred())
-                    goto error;
-                ts = PyObject_CallMethodObjArgs(self->times, s_event_time, raw, observed, attrs, NULL);
-                if (ts == NULL)
-                    goto error;
-            }
+        if (!is_uuid(raw)) {
+            PyObject *a[6] = {attrs, raw, c->topic, c->partition, c->offset, c->index};
+            return PyObject_Vectorcall(self->foreign_id, a, 6, NULL);
         }
+        return ascii_lower(raw);
     }
+    if (raw == Py_None) {
+        PyObject *prefix = prefix_of(self, c->topic, c->partition);
+        if (prefix == NULL && PyErr_Occurred())
+            return NULL;
+        if (prefix == NULL || prefix == Py_None || c->big_offset) {
+            PyObject *a[3] = {c->topic, c->partition, c->offset};
+            return PyObject_Vectorcall(self->fresh_id, a, 3, NULL);
+        }
+        return prefixed_id(prefix, c->off);
+    }
+    if (!is_uuid(raw)) {
+        PyObject *a[5] = {attrs, raw, c->topic, c->partition, c->offset};
+        return PyObject_Vectorcall(self->foreign_id, a, 5, NULL);
+    }
+    return ascii_lower(raw);
+}
 
-    /* -- the severity */
-    if (vals[S_SEVNUM] == Py_None && PyUnicode_CheckExact(vals[S_LEVEL])) {
-        sev = PyDict_GetItemWithError(self->severity_fast, vals[S_LEVEL]);
+/* The event time: observed when there is none, the fast readings, else event_time(). */
+static PyObject *
+event_time(Events *self, PyObject *raw, PyObject *observed, PyObject *attrs)
+{
+    if (raw == Py_None) {
+        Py_INCREF(observed);
+        return observed;
+    }
+    PyObject *ts = fast_time(self, raw, PyFloat_AS_DOUBLE(observed) + self->max_future);
+    if (ts != NULL || PyErr_Occurred())
+        return ts;
+    return PyObject_CallMethodObjArgs(self->times, s_event_time, raw, observed, attrs, NULL);
+}
+
+/* _severity_of(level, number) as (number, text), new references in out[0], out[1] */
+static int
+severity_pair(Events *self, PyObject *level, PyObject *number, PyObject **out)
+{
+    PyObject *sev = NULL;
+    if (number == Py_None && PyUnicode_CheckExact(level)) {
+        sev = PyDict_GetItemWithError(self->severity_fast, level);
         if (sev != NULL)
             Py_INCREF(sev);
         else if (PyErr_Occurred())
-            goto error;
+            return -1;
     }
     if (sev == NULL) {
-        PyObject *a[2] = {vals[S_LEVEL], vals[S_SEVNUM]};
+        PyObject *a[2] = {level, number};
         sev = PyObject_Vectorcall(self->severity_of, a, 2, NULL);
         if (sev == NULL)
-            goto error;
+            return -1;
     }
     if (PyTuple_CheckExact(sev) && PyTuple_GET_SIZE(sev) >= 2) {
-        sev_number = PyTuple_GET_ITEM(sev, 0);
-        sev_text = PyTuple_GET_ITEM(sev, 1);
-        Py_INCREF(sev_number);
-        Py_INCREF(sev_text);
+        out[0] = PyTuple_GET_ITEM(sev, 0);
+        out[1] = PyTuple_GET_ITEM(sev, 1);
+        Py_INCREF(out[0]);
+        Py_INCREF(out[1]);
     }
-    else if ((sev_number = PySequence_GetItem(sev, 0)) == NULL || (sev_text = PySequence_GetItem(sev, 1)) == NULL)
-        goto error;
+    else if ((out[0] = PySequence_GetItem(sev, 0)) == NULL || (out[1] = PySequence_GetItem(sev, 1)) == NULL) {
+        Py_DECREF(sev);
+        return -1;
+    }
+    Py_DECREF(sev);
+    return 0;
+}
 
-    /* -- the other fields, in the order of the Python dict display */
-    if ((tenant = name_field(self, vals[S_TENANT], s_default)) == NULL
-        || (service = name_field(self, vals[S_SERVICE], s_unknown)) == NULL
-        || (env = text_field(self, vals[S_ENV])) == NULL || (host = text_field(self, vals[S_HOST])) == NULL
-        || (message = text_field(self, vals[S_MESSAGE])) == NULL
-        || (trace = id_field(self, vals[S_TRACE], i_32)) == NULL
-        || (span = id_field(self, vals[S_SPAN], i_16)) == NULL)
-        goto error;
+/* `table[v]` for an exact str found there (the tables' keys are lowercase and stripped, so
+ * such a v needs no folding), else helper(v); a new reference */
+static PyObject *
+folded_lookup(PyObject *table, PyObject *helper, PyObject *v)
+{
+    if (PyUnicode_CheckExact(v)) {
+        PyObject *hit = PyDict_GetItemWithError(table, v);
+        if (hit != NULL) {
+            Py_INCREF(hit);
+            return hit;
+        }
+        if (PyErr_Occurred())
+            return NULL;
+    }
+    return PyObject_CallOneArg(helper, v);
+}
 
+/* a dict of n keys and values (not stolen), in that order */
+static PyObject *
+event_dict(PyObject *const *keys, PyObject *const *values, int n)
+{
 #if PY_VERSION_HEX < 0x030D0000
-    result = _PyDict_NewPresized(14);
+    PyObject *result = _PyDict_NewPresized(n);
 #else
-    result = PyDict_New();
+    PyObject *result = PyDict_New();
 #endif
-    if (result == NULL || PyDict_SetItem(result, k_event_id, eid) < 0 || PyDict_SetItem(result, k_ts, ts) < 0
-        || PyDict_SetItem(result, k_observed_ts, observed) < 0 || PyDict_SetItem(result, k_tenant, tenant) < 0
-        || PyDict_SetItem(result, k_service, service) < 0 || PyDict_SetItem(result, k_env, env) < 0
-        || PyDict_SetItem(result, k_host, host) < 0 || PyDict_SetItem(result, k_attributes, attrs) < 0
-        || PyDict_SetItem(result, k_kind, s_log) < 0 || PyDict_SetItem(result, k_severity_number, sev_number) < 0
-        || PyDict_SetItem(result, k_severity_text, sev_text) < 0 || PyDict_SetItem(result, k_message, message) < 0
-        || PyDict_SetItem(result, k_trace_id, trace) < 0 || PyDict_SetItem(result, k_span_id, span) < 0)
-        Py_CLEAR(result);
-    goto done;
+    for (int i = 0; result != NULL && i < n; i++) {
+        if (PyDict_SetItem(result, keys[i], values[i]) < 0)
+            Py_CLEAR(result);
+    }
+    return result;
+}
 
-error:
-    result = NULL;
+/* -- the three kinds ----------------------------------------------------------------- */
+
+/* The fields every event starts with, in this order; the kind's own follow. */
+enum { F_EID, F_TS, F_OBSERVED, F_TENANT, F_SERVICE, F_ENV, F_HOST, F_ATTRS, F_KIND, N_HEAD };
+#define MAX_FIELDS 20
+
+/* Normalizer._head into f[]: new references, in the order the Python path reads them */
+static int
+read_head(Events *self, Call *c, PyObject **vals, PyObject *attrs, PyObject **f)
+{
+    if ((f[F_EID] = event_id(self, c, vals[S_EID], attrs)) == NULL
+        || (f[F_TS] = event_time(self, vals[S_TS], c->observed, attrs)) == NULL
+        || (f[F_TENANT] = name_field(self, vals[S_TENANT], s_default)) == NULL
+        || (f[F_SERVICE] = name_field(self, vals[S_SERVICE], s_unknown)) == NULL
+        || (f[F_ENV] = text_field(self, vals[S_ENV])) == NULL
+        || (f[F_HOST] = text_field(self, vals[S_HOST])) == NULL)
+        return -1;
+    return 0;
+}
+
+/* the event dict of fields f[0..n) (all set but observed, attrs, kind), which are released */
+static PyObject *
+finish(Call *c, PyObject *const *keys, PyObject **f, int n, PyObject *attrs, PyObject *kind)
+{
+    f[F_OBSERVED] = c->observed;
+    f[F_ATTRS] = attrs;
+    f[F_KIND] = kind;
+    PyObject *result = event_dict(keys, f, n);
+    f[F_OBSERVED] = f[F_ATTRS] = f[F_KIND] = NULL; /* borrowed */
+    return result;
+}
+
+static void
+release(PyObject **f, int n)
+{
+    for (int i = 0; i < n; i++)
+        Py_CLEAR(f[i]);
+}
+
+/* JsonLogs.event */
+static PyObject *
+log_event(Events *self, Call *c, Items *it, Shape *shape)
+{
+    enum { F_SEVNUM = N_HEAD, F_SEVTEXT, F_MESSAGE, F_TRACE, F_SPAN, N };
+    static PyObject **keys[N] = {&k_event_id, &k_ts, &k_observed_ts, &k_tenant, &k_service, &k_env, &k_host,
+                                 &k_attributes, &k_kind, &k_severity_number, &k_severity_text, &k_message,
+                                 &k_trace_id, &k_span_id};
+    PyObject *vals[MAX_SLOTS], *f[MAX_FIELDS] = {NULL}, *k[N], *attrs, *result = NULL;
+    take_slots(self, shape, it, vals);
+    if ((attrs = attributes_of(self, shape, it, c->attributes)) == NULL)
+        return NULL;
+    /* the order of JsonLogs.event: id, time, severity, then the dict display */
+    if ((f[F_EID] = event_id(self, c, vals[S_EID], attrs)) == NULL
+        || (f[F_TS] = event_time(self, vals[S_TS], c->observed, attrs)) == NULL
+        || severity_pair(self, vals[S_LEVEL], vals[S_SEVNUM], &f[F_SEVNUM]) < 0
+        || (f[F_TENANT] = name_field(self, vals[S_TENANT], s_default)) == NULL
+        || (f[F_SERVICE] = name_field(self, vals[S_SERVICE], s_unknown)) == NULL
+        || (f[F_ENV] = text_field(self, vals[S_ENV])) == NULL || (f[F_HOST] = text_field(self, vals[S_HOST])) == NULL
+        || (f[F_MESSAGE] = text_field(self, vals[S_MESSAGE])) == NULL
+        || (f[F_TRACE] = id_field(self, vals[S_TRACE], i_32)) == NULL
+        || (f[F_SPAN] = id_field(self, vals[S_SPAN], i_16)) == NULL)
+        goto done;
+    for (int i = 0; i < N; i++)
+        k[i] = *keys[i];
+    result = finish(c, k, f, N, attrs, s_log);
 done:
+    Py_DECREF(attrs);
+    release(f, N);
+    return result;
+}
+
+/* Normalizer.metric, the labels read. NULL with no error set: let the Python path decide. */
+static PyObject *
+metric_event(Events *self, Call *c, Items *it, Shape *shape, PyObject *labels)
+{
+    enum { F_NAME = N_HEAD, F_TYPE, F_VALUE, F_UNIT, F_LABELS, N };
+    static PyObject **keys[N] = {&k_event_id, &k_ts, &k_observed_ts, &k_tenant, &k_service, &k_env, &k_host,
+                                 &k_attributes, &k_kind, &k_name, &k_type, &k_value, &k_unit, &k_labels};
+    PyObject *vals[MAX_SLOTS], *f[MAX_FIELDS] = {NULL}, *k[N], *attrs, *result = NULL;
+    double value;
+    take_slots(self, shape, it, vals);
+    /* a sample without a name or a finite number: the Python path raises what it raises */
+    PyObject *name = vals[M_NAME], *raw = vals[M_VALUE];
+    if (!PyUnicode_CheckExact(name) || PyUnicode_GET_LENGTH(name) == 0)
+        return NULL;
+    if (PyFloat_CheckExact(raw))
+        value = PyFloat_AS_DOUBLE(raw);
+    else if (PyLong_CheckExact(raw)) {
+        value = PyLong_AsDouble(raw);
+        if (value == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return NULL;
+        }
+    }
+    else
+        return NULL;
+    if (!isfinite(value))
+        return NULL;
+    if ((attrs = attributes_of(self, shape, it, c->attributes)) == NULL)
+        return NULL;
+    if (read_head(self, c, vals, attrs, f) < 0)
+        goto done;
+    if (vals[M_TYPE] == Py_None)
+        f[F_TYPE] = Py_NewRef(s_gauge);
+    else if ((f[F_TYPE] = folded_lookup(self->metric_types, self->metric_type, vals[M_TYPE])) == NULL)
+        goto done;
+    if ((f[F_VALUE] = PyFloat_CheckExact(raw) ? Py_NewRef(raw) : PyFloat_FromDouble(value)) == NULL
+        || (f[F_UNIT] = text_field(self, vals[M_UNIT])) == NULL)
+        goto done;
+    f[F_NAME] = Py_NewRef(name);
+    f[F_LABELS] = Py_NewRef(labels);
+    for (int i = 0; i < N; i++)
+        k[i] = *keys[i];
+    result = finish(c, k, f, N, attrs, s_metric);
+done:
+    Py_DECREF(attrs);
+    release(f, N);
+    return result;
+}
+
+/* Normalizer.security */
+static PyObject *
+security_event(Events *self, Call *c, Items *it, Shape *shape)
+{
+    enum { F_CATEGORY = N_HEAD, F_ACTION, F_OUTCOME, F_ACTOR, F_TARGET, F_SOURCE_IP, F_SEVNUM, F_SEVTEXT, F_MESSAGE,
+           N };
+    static PyObject **keys[N] = {&k_event_id, &k_ts, &k_observed_ts, &k_tenant, &k_service, &k_env, &k_host,
+                                 &k_attributes, &k_kind, &k_category, &k_action, &k_outcome, &k_actor, &k_target,
+                                 &k_source_ip, &k_severity_number, &k_severity_text, &k_message};
+    PyObject *vals[MAX_SLOTS], *f[MAX_FIELDS] = {NULL}, *k[N], *attrs, *result = NULL;
+    take_slots(self, shape, it, vals);
+    if ((attrs = attributes_of(self, shape, it, c->attributes)) == NULL)
+        return NULL;
+    if (read_head(self, c, vals, attrs, f) < 0
+        || severity_pair(self, vals[X_LEVEL], vals[X_SEVNUM], &f[F_SEVNUM]) < 0)
+        goto done;
+    /* then the dict display of Normalizer.security, in its order */
+    PyObject *v = vals[X_CATEGORY];
+    if (v == Py_None || (PyUnicode_CheckExact(v) && PyUnicode_GET_LENGTH(v) == 0))
+        f[F_CATEGORY] = Py_NewRef(s_other);
+    else if (PyUnicode_CheckExact(v) && PyUnicode_IS_ASCII(v))
+        f[F_CATEGORY] = ascii_lower(v);
+    else
+        f[F_CATEGORY] = PyObject_CallOneArg(self->category, v);
+    if (f[F_CATEGORY] == NULL || (f[F_ACTION] = text_field(self, vals[X_ACTION])) == NULL)
+        goto done;
+    if (vals[X_OUTCOME] == Py_None)
+        f[F_OUTCOME] = Py_NewRef(s_unknown);
+    else if ((f[F_OUTCOME] = folded_lookup(self->outcomes, self->outcome, vals[X_OUTCOME])) == NULL)
+        goto done;
+    if ((f[F_ACTOR] = text_field(self, vals[X_ACTOR])) == NULL
+        || (f[F_TARGET] = text_field(self, vals[X_TARGET])) == NULL
+        || (f[F_SOURCE_IP] = text_field(self, vals[X_SOURCE_IP])) == NULL
+        || (f[F_MESSAGE] = text_field(self, vals[X_MESSAGE])) == NULL)
+        goto done;
+    for (int i = 0; i < N; i++)
+        k[i] = *keys[i];
+    result = finish(c, k, f, N, attrs, s_security);
+done:
+    Py_DECREF(attrs);
+    release(f, N);
+    return result;
+}
+
+/* The labels of a metric sample that brings none from its decoder, as _pop_labels reads
+ * them, and the key they are under (borrowed) in *key. NULL with no error set: let the
+ * Python path decide (nested labels, labels flattened into "labels.x" keys). */
+static PyObject *
+metric_labels(Events *self, PyObject *d, PyObject **key)
+{
+    static PyObject **label_keys[] = {&k_labels, &s_tags, &s_dimensions, &k_attributes};
+    static PyObject **prefixes[] = {&s_labels_dot, &s_tags_dot, &s_dimensions_dot, &s_attributes_dot};
+    *key = NULL;
+    for (int i = 0; i < 4; i++) {
+        PyObject *obj = PyDict_GetItemWithError(d, *label_keys[i]);
+        if (obj == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
+            continue;
+        }
+        if (!PyDict_CheckExact(obj))
+            continue;
+        *key = *label_keys[i];
+#if PY_VERSION_HEX < 0x030D0000
+        PyObject *labels = _PyDict_NewPresized(PyDict_GET_SIZE(obj));
+#else
+        PyObject *labels = PyDict_New();
+#endif
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        if (labels == NULL)
+            return NULL;
+        Py_INCREF(obj);
+        while (PyDict_Next(obj, &pos, &k, &v)) {
+            if (PyDict_CheckExact(v) && PyDict_GET_SIZE(v)) {
+                Py_CLEAR(labels); /* nested: flatten() decides */
+                break;
+            }
+            PyObject *s = attribute_text(self, v);
+            int r = s == NULL ? -1 : PyDict_SetItem(labels, k, s);
+            Py_XDECREF(s);
+            if (r < 0) {
+                Py_CLEAR(labels);
+                break;
+            }
+        }
+        Py_DECREF(obj);
+        return labels;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        if (!PyUnicode_CheckExact(k))
+            return NULL;
+        if (PyUnicode_IS_ASCII(k)) {
+            /* the common case, without a call per prefix */
+            Py_ssize_t n = PyUnicode_GET_LENGTH(k);
+            const char *p = (const char *)PyUnicode_1BYTE_DATA(k);
+            for (int i = 0; i < 4; i++) {
+                Py_ssize_t m = PyUnicode_GET_LENGTH(*prefixes[i]);
+                if (n >= m && p[0] == (char)PyUnicode_1BYTE_DATA(*prefixes[i])[0]
+                    && memcmp(p, PyUnicode_1BYTE_DATA(*prefixes[i]), m) == 0)
+                    return NULL;
+            }
+            continue;
+        }
+        for (int i = 0; i < 4; i++) {
+            int hit = (int)PyUnicode_Tailmatch(k, *prefixes[i], 0, PY_SSIZE_T_MAX, -1);
+            if (hit) /* 1, or -1 with an error */
+                return NULL;
+        }
+    }
+    return PyDict_New();
+}
+
+static PyObject *
+events_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Events *self = (Events *)op;
+    Call c;
+    Items it;
+    Shape shape = {NULL, NULL, NULL, 0};
+    PyObject *labels = NULL, *skip = NULL, *result = NULL;
+    if (self->owner == NULL) {
+        PyErr_SetString(PyExc_ReferenceError, "Events: the instance it is bound to is gone");
+        return NULL;
+    }
+    int r = read_call(self, args, nargsf, kwnames, &c);
+    if (r != 0)
+        return r < 0 ? NULL : delegate(self, args, nargsf, kwnames);
+    if (self->kind == K_METRIC) {
+        if (c.labels != Py_None)
+            labels = Py_NewRef(c.labels);
+        else if ((labels = metric_labels(self, c.d, &skip)) == NULL)
+            return PyErr_Occurred() ? NULL : delegate(self, args, nargsf, kwnames);
+    }
+    items_init(&it);
+    r = read_record(self, &c, skip, &it, &shape);
+    if (r == 0 && shape.plan == Py_None)
+        result = Py_NewRef(Py_None); /* an OTLP batch: the caller takes the generic path */
+    else if (r == 0 && self->kind == K_LOG)
+        result = log_event(self, &c, &it, &shape);
+    else if (r == 0 && self->kind == K_SECURITY)
+        result = security_event(self, &c, &it, &shape);
+    else if (r == 0)
+        result = metric_event(self, &c, &it, &shape, labels);
     items_free(&it);
     shape_clear(&shape);
-    Py_XDECREF(attrs);
-    Py_XDECREF(eid);
-    Py_XDECREF(ts);
-    Py_XDECREF(sev);
-    Py_XDECREF(sev_number);
-    Py_XDECREF(sev_text);
-    Py_XDECREF(tenant);
-    Py_XDECREF(service);
-    Py_XDECREF(env);
-    Py_XDECREF(host);
-    Py_XDECREF(message);
-    Py_XDECREF(trace);
-    Py_XDECREF(span);
+    Py_XDECREF(labels);
+    if (result == NULL && r >= 0 && !PyErr_Occurred())
+        r = 1;
+    if (r > 0)
+        return delegate(self, args, nargsf, kwnames);
     return result;
 }
 
@@ -1085,6 +1412,11 @@ events_traverse(Events *self, visitproc visit, void *arg)
     Py_VISIT(self->severity_fast);
     Py_VISIT(self->min_epoch_obj);
     Py_VISIT(self->max_future_obj);
+    Py_VISIT(self->category);
+    Py_VISIT(self->outcome);
+    Py_VISIT(self->metric_type);
+    Py_VISIT(self->outcomes);
+    Py_VISIT(self->metric_types);
     Py_VISIT(self->keys);
     for (int i = 0; i < NSHAPES; i++) {
         Py_VISIT(self->shapes[i].keys);
@@ -1118,6 +1450,11 @@ events_clear(Events *self)
     Py_CLEAR(self->severity_fast);
     Py_CLEAR(self->min_epoch_obj);
     Py_CLEAR(self->max_future_obj);
+    Py_CLEAR(self->category);
+    Py_CLEAR(self->outcome);
+    Py_CLEAR(self->metric_type);
+    Py_CLEAR(self->outcomes);
+    Py_CLEAR(self->metric_types);
     Py_CLEAR(self->keys);
     for (int i = 0; i < NSHAPES; i++)
         shape_clear(&self->shapes[i]);
@@ -1150,30 +1487,51 @@ attr(PyObject *obj, const char *name, int dict)
 static PyObject *
 events_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    PyObject *owner, *helpers;
+    PyObject *owner, *helpers, *kind_name = NULL;
     if (kwds != NULL && PyDict_GET_SIZE(kwds)) {
         PyErr_SetString(PyExc_TypeError, "Events() takes no keyword arguments");
         return NULL;
     }
-    if (!PyArg_ParseTuple(args, "OO!:Events", &owner, &PyTuple_Type, &helpers))
+    if (!PyArg_ParseTuple(args, "OO!|U:Events", &owner, &PyTuple_Type, &helpers, &kind_name))
         return NULL;
+    int kind = K_LOG;
+    if (kind_name != NULL) {
+        if (PyUnicode_CompareWithASCIIString(kind_name, "log") == 0)
+            kind = K_LOG;
+        else if (PyUnicode_CompareWithASCIIString(kind_name, "metric") == 0)
+            kind = K_METRIC;
+        else if (PyUnicode_CompareWithASCIIString(kind_name, "security") == 0)
+            kind = K_SECURITY;
+        else {
+            PyErr_Format(PyExc_ValueError, "Events: no kind %R (log, metric or security)", kind_name);
+            return NULL;
+        }
+    }
     PyObject *event, *text, *trace_hex, *severity_of, *stable_id, *foreign_id, *dumps, *severity_fast;
     PyObject *min_epoch, *max_future, *max_offset, *limit;
-    if (!PyArg_ParseTuple(helpers, "OOOOOOOO!O!O!O!O!:Events helpers", &event, &text, &trace_hex, &severity_of,
-                          &stable_id, &foreign_id, &dumps, &PyDict_Type, &severity_fast, &PyFloat_Type, &min_epoch,
-                          &PyFloat_Type, &max_future, &PyLong_Type, &max_offset, &PyLong_Type, &limit))
+    PyObject *category = NULL, *outcome = NULL, *metric_type = NULL, *outcomes = NULL, *metric_types = NULL;
+    if (!PyArg_ParseTuple(helpers, "OOOOOOOO!O!O!O!O!|OOOO!O!:Events helpers", &event, &text, &trace_hex,
+                          &severity_of, &stable_id, &foreign_id, &dumps, &PyDict_Type, &severity_fast, &PyFloat_Type,
+                          &min_epoch, &PyFloat_Type, &max_future, &PyLong_Type, &max_offset, &PyLong_Type, &limit,
+                          &category, &outcome, &metric_type, &PyDict_Type, &outcomes, &PyDict_Type, &metric_types))
         return NULL;
+    if (kind != K_LOG && metric_types == NULL) {
+        PyErr_SetString(PyExc_TypeError, "Events: metric and security events need the helpers of their kind");
+        return NULL;
+    }
     Events *self = (Events *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
     self->vectorcall = events_vectorcall;
+    self->kind = kind;
+    self->nslots = kind == K_LOG ? NSLOTS_LOG : kind == K_METRIC ? NSLOTS_METRIC : NSLOTS_SECURITY;
     self->min_epoch = PyFloat_AS_DOUBLE(min_epoch);
     self->max_future = PyFloat_AS_DOUBLE(max_future);
     self->max_offset = PyLong_AsUnsignedLongLong(max_offset);
     self->ts_cache_limit = PyLong_AsSsize_t(limit);
     if (PyErr_Occurred())
         goto error;
-#define KEEP(field, value) (Py_INCREF(value), self->field = (value))
+#define KEEP(field, value) (Py_XINCREF(value), self->field = (value))
     KEEP(owner, owner);
     KEEP(py_event, event);
     KEEP(text, text);
@@ -1185,6 +1543,11 @@ events_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     KEEP(severity_fast, severity_fast);
     KEEP(min_epoch_obj, min_epoch);
     KEEP(max_future_obj, max_future);
+    KEEP(category, category);
+    KEEP(outcome, outcome);
+    KEEP(metric_type, metric_type);
+    KEEP(outcomes, outcomes);
+    KEEP(metric_types, metric_types);
 #undef KEEP
     if ((self->keys = PyDict_New()) == NULL || (self->plans = attr(owner, "plans", 1)) == NULL
         || (self->ts_cache = attr(owner, "ts_cache", 1)) == NULL
@@ -1202,7 +1565,8 @@ error:
 static PyTypeObject EventsType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "streams.ingest._jsonlog.Events",
-    .tp_doc = "Events(owner, helpers): JsonLogs.event of `owner` (a JsonLogs), in C.",
+    .tp_doc = "Events(owner, helpers, kind='log'): the `event` method of `owner` (a JsonLogs, JsonMetrics or "
+              "JsonSecurity), in C.",
     .tp_basicsize = sizeof(Events),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_new = events_new,
@@ -1216,7 +1580,7 @@ static PyTypeObject EventsType = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "streams.ingest._jsonlog",
-    .m_doc = "The C form of JsonLogs.event (streams/ingest/jsonfast.py).",
+    .m_doc = "The C form of JsonLogs.event, JsonMetrics.event and JsonSecurity.event (streams/ingest/jsonfast.py).",
     .m_size = -1,
 };
 
@@ -1237,7 +1601,15 @@ PyInit__jsonlog(void)
         || intern(&k_message, "message") || intern(&k_trace_id, "trace_id") || intern(&k_span_id, "span_id")
         || intern(&s_log, "log") || intern(&s_default, "default") || intern(&s_unknown, "unknown")
         || intern(&s_empty, "") || intern(&s_true, "true") || intern(&s_false, "false") || intern(&s_dot, ".")
-        || intern(&s_event_time, "event_time") || intern(&s_islower, "islower") || intern(&s_decode, "decode"))
+        || intern(&s_event_time, "event_time") || intern(&s_islower, "islower") || intern(&s_decode, "decode")
+        || intern(&k_name, "name") || intern(&k_type, "type") || intern(&k_value, "value")
+        || intern(&k_unit, "unit") || intern(&k_labels, "labels") || intern(&k_category, "category")
+        || intern(&k_action, "action") || intern(&k_outcome, "outcome") || intern(&k_actor, "actor")
+        || intern(&k_target, "target") || intern(&k_source_ip, "source_ip") || intern(&s_metric, "metric")
+        || intern(&s_security, "security") || intern(&s_gauge, "gauge") || intern(&s_other, "other")
+        || intern(&s_tags, "tags") || intern(&s_dimensions, "dimensions") || intern(&s_labels_dot, "labels.")
+        || intern(&s_tags_dot, "tags.") || intern(&s_dimensions_dot, "dimensions.")
+        || intern(&s_attributes_dot, "attributes."))
         return NULL;
     if (i_32 == NULL && ((i_32 = PyLong_FromLong(32)) == NULL || (i_16 = PyLong_FromLong(16)) == NULL))
         return NULL;

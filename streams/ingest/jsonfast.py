@@ -1,4 +1,5 @@
-"""The hot path: one JSON object on the logs stream -> one canonical log event.
+"""The hot path: one JSON object on the logs stream -> one canonical log event; and
+the same road for JSON metric samples and security events (JsonMetrics, JsonSecurity).
 
 Same result as `Normalizer.log` (normalize.py), written for the interpreter's sake:
 records of one emitter share a key tuple, so the slots of each key tuple are
@@ -11,6 +12,10 @@ The same method in C (`_jsonlog.c`, built when a compiler is at hand) takes over
 each instance unless SLUICE_PURE_PYTHON=1 (or `accelerate=False`): the same event, the
 same exceptions, the same caches, about 3x faster. This code stays the reference and
 the fallback; the C code calls back into the helpers below for every rare case.
+
+JsonMetrics.event and JsonSecurity.event give exactly what Normalizer.metric and
+Normalizer.security give (their Python form is that very code); their C form is the
+same `Events` type bound to the kind, sharing its shape learning, time and id readings.
 """
 
 from __future__ import annotations
@@ -24,8 +29,15 @@ from schemas.ids import stable_event_id
 from streams.ingest.normalize import (
     _LOG,
     _LOG_ALIASES,
+    _METRIC,
+    _METRIC_ALIASES,
+    _SECURITY,
+    _SECURITY_ALIASES,
     _SEVERITY_FAST,
     _UUID,
+    METRIC_TYPES,
+    OUTCOMES,
+    Normalizer,
     _plan,
     _severity_of,
     _text,
@@ -82,6 +94,8 @@ class JsonLogs:
             # `event` in C, bound to the caches above (cleared, never replaced); the method
             # below stays reachable as JsonLogs.event(self, ...).
             self.event = _jsonlog.Events(self, _HELPERS)
+        # JSON metric samples and security events take the same road: kinds[kind].event
+        self.kinds = {"metric": JsonMetrics(times, accelerate), "security": JsonSecurity(times, accelerate)}
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "event"}  # the C object is bound to `self`
@@ -102,7 +116,8 @@ class JsonLogs:
         """The id of a record without one when its partition has no prefix yet, or its
         offset is beyond 48 bits."""
         eid = stable_event_id(topic, partition, offset)
-        if self.prefixes.get((topic, partition)) is None:
+        # beyond 48 bits the id is a hash, not the prefix and the offset
+        if offset <= _MAX_OFFSET and self.prefixes.get((topic, partition)) is None:
             self.prefixes[(topic, partition)] = eid[:24]
         return eid
 
@@ -155,7 +170,7 @@ class JsonLogs:
             ts = self.ts_cache.get(raw_ts)
             if ts is None and raw_ts[-1:] == "Z" and raw_ts[19:20] == ".":
                 base = self.times.iso_cache.get(raw_ts[:19])
-                if base is not None and raw_ts[20:-1].isdigit():
+                if base is not None and raw_ts[20:-1].isdecimal():  # the digits float() reads
                     ts = base + float(raw_ts[19:-1])
                     if len(self.ts_cache) > _TS_CACHE_LIMIT:
                         self.ts_cache.clear()
@@ -187,3 +202,95 @@ class JsonLogs:
 # What the C path calls back into (see _jsonlog.c), in the order it takes them.
 _HELPERS = (JsonLogs.event, _text, _trace_hex, _severity_of, stable_event_id, _foreign_id, _dumps, _SEVERITY_FAST,
             float(MIN_EPOCH_S), float(MAX_FUTURE_S), _MAX_OFFSET, _TS_CACHE_LIMIT)
+
+
+# -- metric samples and security events ------------------------------------------------------
+
+
+class _JsonKind:
+    """The events of one kind but logs, from JSON objects or a decoder's fields: `event`
+    gives exactly what the Normalizer gives (it is the Normalizer in the Python form),
+    its C form is `Events` bound to the kind. Caches as JsonLogs has them (plans, ts_cache,
+    prefixes), the C form's own."""
+
+    kind = ""
+    _slots: tuple = ()
+    _aliases: dict = {}
+
+    def __init__(self, times: TimeParser, accelerate: bool | None = None):
+        """accelerate: None = the C path when it is built and SLUICE_PURE_PYTHON is not 1."""
+        self.times = times
+        self.normalizer = Normalizer(times)
+        self.plans: dict[tuple, tuple] = {}
+        self.ts_cache: dict[str, float] = {}
+        self.prefixes: dict[tuple[str, int], str] = {}
+        if accelerate is None:
+            accelerate = accelerated()
+        elif accelerate and _jsonlog is None:
+            raise ImportError("streams.ingest._jsonlog is not built")
+        self.accelerated = accelerate
+        if accelerate:
+            self.event = self._c_event()
+
+    def _c_event(self):
+        return _jsonlog.Events(self, (type(self).event, *_HELPERS[1:], *_KIND_HELPERS), self.kind)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "event"}  # the C object is bound to `self`
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.accelerated:
+            self.event = self._c_event()
+
+    def _new_plan(self, keys: tuple) -> tuple:
+        """The slots of a key tuple seen for the first time (the C form's plan: (_, _, slots))."""
+        if len(self.plans) > _PLAN_LIMIT:
+            self.plans.clear()
+        plan = self.plans[keys] = (None, None, _plan(keys, self._aliases, len(self._slots)))
+        return plan
+
+    _fresh_id = JsonLogs._fresh_id
+
+
+class JsonMetrics(_JsonKind):
+    kind = "metric"
+    _slots = _METRIC
+    _aliases = _METRIC_ALIASES
+
+    def event(self, d: dict, observed: float, topic: str, partition: int, offset: int,
+              attributes: dict | None = None, index: int = 0, labels: dict | None = None) -> dict:
+        """Normalizer.metric(d, observed, (topic, partition, offset, index), attributes, labels)"""
+        return self.normalizer.metric(d, observed, (topic, partition, offset, index), attributes, labels)
+
+
+class JsonSecurity(_JsonKind):
+    kind = "security"
+    _slots = _SECURITY
+    _aliases = _SECURITY_ALIASES
+
+    def event(self, d: dict, observed: float, topic: str, partition: int, offset: int,
+              attributes: dict | None = None, index: int = 0) -> dict:
+        """Normalizer.security(d, observed, (topic, partition, offset, index), attributes)"""
+        return self.normalizer.security(d, observed, (topic, partition, offset, index), attributes)
+
+
+# The expressions of Normalizer.security and Normalizer.metric that the C form leaves to
+# Python: for a category that is not an ASCII str, an outcome or a metric type that is
+# not already a key of its table.
+def _category(category) -> str:
+    if type(category) in (list, tuple):
+        category = category[0] if category else None
+    return _text(category).lower() if category not in (None, "") else "other"
+
+
+def _outcome(outcome) -> str:
+    return OUTCOMES.get(_text(outcome).strip().lower(), "unknown")
+
+
+def _metric_type(mtype) -> str:
+    return METRIC_TYPES.get(_text(mtype).lower(), "gauge")
+
+
+# What the C form of the other kinds takes after _HELPERS, in this order.
+_KIND_HELPERS = (_category, _outcome, _metric_type, OUTCOMES, METRIC_TYPES)
