@@ -51,6 +51,7 @@ from streams.ingest.config import EnrichmentConfig, IngestConfig, RedactionConfi
 from streams.ingest.decoders import otlp
 from streams.ingest.decoders.base import DecodeContext
 from streams.ingest.enrich import Enricher
+from streams.ingest.hotloop import batch_loop, deliverer
 from streams.ingest.jsonfast import JsonLogs
 from streams.ingest.normalize import Normalizer
 from streams.ingest.precheck import PreCheck
@@ -115,8 +116,6 @@ class Ingestor:
         self.cfg = cfg = cfg or IngestConfig()
         self.times = TimeParser(cfg.timezone, reject_out_of_range=cfg.timestamps == "reject")
         self.normalizer = Normalizer(self.times)
-        self._norm = {"log": self.normalizer.log, "metric": self.normalizer.metric,
-                      "security": self.normalizer.security}
         self._kind_topic = {KIND_OF_STREAM[s]: topics.normalized(s) for s in STREAMS}
         red = cfg.redaction
         key = red.hash_key.get_secret_value().encode() if red.hash_key is not None else b""
@@ -135,6 +134,8 @@ class Ingestor:
                                   key=f"ingest.enrichment.{name}s")
         self._routes: dict[str, tuple] = {}
         self._json_logs = JsonLogs(self.times)
+        self._deliver = deliverer()
+        self._loop = batch_loop()
 
     def _route(self, topic: str) -> tuple:
         stream = self.topics.stream_of(topic)
@@ -163,21 +164,18 @@ class Ingestor:
 
     def _process(self, records, observed: float, keep_events: bool) -> IngestOutput:
         out = IngestOutput()
-        max_bytes = self.cfg.max_record_bytes
-        loads = orjson.loads
-        dumps = orjson.dumps
-        join = b"".join
-        source_ref = source.ref
-        routes = self._routes
-        fast = self._json_logs.event
-        ctx = DecodeContext(observed, self.times, auth_as_security=self.cfg.auth_as_security)
-        by_topic = out.by_topic
-        events = out.events if keep_events else None
-        sources = out.event_sources
-        lineage = self.cfg.lineage
-        hashing = bool(self.redactor.hash_fields)
-        enrich = self.enricher.apply if self.enricher.active else None
-        # need[i]: 0 clean, 1 may hold a card number, 2 may hold a secret too
+        need = self._flags(records)
+        one = self._record_handler(out, observed, keep_events)
+        if self._loop is not None and not self.cfg.lineage and not self.redactor.hash_fields:
+            # The JSON logs of the batch in C; every other record through `one`.
+            self._loop(self, records, need, observed, out, out.events if keep_events else None, one)
+        else:
+            for record, flag in zip(records, need, strict=True):
+                one(record, flag)
+        return out
+
+    def _flags(self, records) -> bytearray:
+        """Per record: 0 clean, 1 may hold a card number, 2 may hold a secret too."""
         need = bytearray(len(records))
         try:
             maybe, secret = self.precheck.flagged([r[0] or b"" for r in records])
@@ -188,7 +186,21 @@ class Ingestor:
             need[i] = 1
         for i in secret:
             need[i] = 2
-        for i, (value, topic, partition, offset) in enumerate(records):
+        return need
+
+    def _record_handler(self, out: IngestOutput, observed: float, keep_events: bool):
+        """The per-record path of one batch, `one(record, flag)`: a closure, so that the
+        names it reads every record are its own cells rather than attribute look-ups."""
+        max_bytes = self.cfg.max_record_bytes
+        loads = orjson.loads
+        routes = self._routes
+        fast = self._json_logs.event
+        emit = self._emit
+        ctx = DecodeContext(observed, self.times, auth_as_security=self.cfg.auth_as_security)
+        events = out.events if keep_events else None
+
+        def one(record: tuple, flag: int) -> None:
+            value, topic, partition, offset = record
             route = routes.get(topic)
             if route is None:
                 route = self._route(topic)
@@ -196,79 +208,62 @@ class Ingestor:
             if value is None:
                 self._dead_letter(out, "decode_error", "record has no value (tombstone)", value, topic, partition,
                                   offset, stream, observed)
-                continue
+                return
             if len(value) > max_bytes:
                 self._dead_letter(out, "oversize", f"{len(value)} bytes > {max_bytes}", value, topic, partition,
                                   offset, stream, observed)
-                continue
-            if json_ok and value[:1] == b"{":
-                try:
-                    d = loads(value)
-                except orjson.JSONDecodeError as exc:
-                    msg = str(exc)
-                    reason = "invalid_utf8" if "UTF-8" in msg or "surrogate" in msg else "decode_error"
-                    self._dead_letter(out, reason, f"not JSON: {msg[:300]}", value, topic, partition, offset,
-                                      stream, observed)
-                    continue
-                if json_logs:
-                    # The hot path: a JSON log record, one event.
-                    try:
-                        ev = fast(d, observed, topic, partition, offset, value.find(b"{", 1) < 0)
-                        if ev is not None:
-                            if lineage:
-                                ev["attributes"]["sluice.source"] = f"{topic}/{partition}/{offset}"
-                            if need[i]:
-                                self._redact(out, ev, observed, need[i])
-                            if hashing:
-                                self.redactor.hash_event(ev)
-                            if enrich is not None:
-                                enrich(ev)
-                            # orjson sizes its output buffer generously; an exact-size copy keeps a
-                            # batch of 10,000 events at ~5 MB instead of ~40 MB, and spares the page
-                            # faults of growing and trimming the heap on every batch.
-                            item = (f"{ev['tenant']}|{ev['service']}".encode(), join((dumps(ev), b"")),
-                                    source_ref(topic, partition, offset))
-                    except DecodeError as exc:
-                        self._dead_letter(out, exc.reason, exc.detail, value, topic, partition, offset, stream,
-                                          observed)
-                        continue
-                    except Exception as exc:  # a bug must not kill the worker
-                        self._dead_letter(out, "internal_error", repr(exc)[:500], value, topic, partition, offset,
-                                          stream, observed)
-                        continue
-                    if ev is not None:
-                        bucket = by_topic.get(dest)
-                        if bucket is None:
-                            bucket = by_topic[dest] = []
-                        bucket.append(item)
-                        if events is not None:
-                            events.append(ev)
-                            sources.append((topic, partition, offset, 0))
-                        continue
-                    self._generic(out, value, topic, partition, offset, stream, fmt, kind, ctx, need[i], events, d)
-                    continue
+                return
+            if not json_ok or value[:1] != b"{":
+                self._generic(out, value, topic, partition, offset, stream, fmt, kind, ctx, flag, events)
+                return
+            try:
+                d = loads(value)
+            except orjson.JSONDecodeError as exc:
+                msg = str(exc)
+                reason = "invalid_utf8" if "UTF-8" in msg or "surrogate" in msg else "decode_error"
+                self._dead_letter(out, reason, f"not JSON: {msg[:300]}", value, topic, partition, offset, stream,
+                                  observed)
+                return
+            if not json_logs:
                 if "resourceLogs" not in d and "resourceMetrics" not in d:
                     # A JSON metric sample or security event: parsed once, normalized directly.
-                    self._normalize_one(out, d, value, topic, partition, offset, stream, kind, observed, need[i],
+                    self._normalize_one(out, d, value, topic, partition, offset, stream, kind, observed, flag,
                                         events)
-                    continue
-                self._generic(out, value, topic, partition, offset, stream, fmt, kind, ctx, need[i], events, d)
-                continue
-            self._generic(out, value, topic, partition, offset, stream, fmt, kind, ctx, need[i], events)
-        return out
+                else:
+                    self._generic(out, value, topic, partition, offset, stream, fmt, kind, ctx, flag, events, d)
+                return
+            # The hot path: a JSON log record, one event (its C form: _hotloop.c).
+            try:
+                ev = fast(d, observed, topic, partition, offset, value.find(b"{", 1) < 0)
+                if ev is not None:
+                    emit(out, ev, dest, flag, events, (topic, partition, offset, 0))
+            except Exception as exc:
+                self._record_failed(out, exc, value, topic, partition, offset, stream, observed)
+                return
+            if ev is None:
+                self._generic(out, value, topic, partition, offset, stream, fmt, kind, ctx, flag, events, d)
+
+        return one
+
+    def _record_failed(self, out: IngestOutput, exc: Exception, value: bytes, topic: str, partition: int,
+                       offset: int, stream: str, observed: float) -> None:
+        """A record whose event could not be built: a dead letter, never a dead worker."""
+        if isinstance(exc, DecodeError):
+            reason = "schema_violation" if exc.reason == "non_finite_value" else exc.reason
+            self._dead_letter(out, reason, exc.detail, value, topic, partition, offset, stream, observed)
+        else:  # a bug
+            self._dead_letter(out, "internal_error", repr(exc)[:500], value, topic, partition, offset, stream,
+                              observed)
 
     def _normalize_one(self, out: IngestOutput, d, value: bytes, topic: str, partition: int, offset: int,
                        stream: str, kind: str, observed: float, flagged: int, events: list | None) -> None:
         coords = (topic, partition, offset, 0)
         try:
-            ev = self._norm[kind](d, observed, coords)
+            # the same result as Normalizer.metric / .security, by the faster road
+            ev = self._json_logs.kinds[kind].event(d, observed, topic, partition, offset)
             self._emit(out, ev, self._kind_topic[kind], flagged, events, coords)
-        except DecodeError as exc:
-            reason = "schema_violation" if exc.reason == "non_finite_value" else exc.reason
-            self._dead_letter(out, reason, exc.detail, value, topic, partition, offset, stream, observed)
-        except Exception as exc:  # a bug must not kill the worker
-            self._dead_letter(out, "internal_error", repr(exc)[:500], value, topic, partition, offset, stream,
-                              observed)
+        except Exception as exc:
+            self._record_failed(out, exc, value, topic, partition, offset, stream, observed)
 
     def _emit(self, out: IngestOutput, ev: dict, dest: str, flagged: int, events: list | None,
               coords: tuple) -> None:
@@ -278,13 +273,7 @@ class Ingestor:
             self._redact(out, ev, ev["observed_ts"], flagged)
         if self.redactor.hash_fields:
             self.redactor.hash_event(ev)
-        if self.enricher.active:
-            self.enricher.apply(ev)
-        out.add(dest, f"{ev['tenant']}|{ev['service']}".encode(), b"".join((orjson.dumps(ev), b"")),
-                source.ref(*coords))
-        if events is not None:
-            events.append(ev)
-            out.event_sources.append(coords)
+        self._deliver(self.enricher, out, ev, dest, events, coords)
 
     def _generic(self, out: IngestOutput, value: bytes, topic: str, partition: int, offset: int, stream: str,
                  fmt: str, stream_kind: str, ctx: DecodeContext, flagged: int, events: list | None,
@@ -311,15 +300,18 @@ class Ingestor:
             coords = (topic, partition, offset, index)
             try:
                 if kind == "metric":
-                    ev = self.normalizer.metric(rec.fields, observed, coords, rec.attributes, rec.labels)
+                    # the same result as Normalizer.metric, by the faster road
+                    ev = self._json_logs.kinds["metric"].event(rec.fields, observed, topic, partition, offset,
+                                                               rec.attributes, index, rec.labels)
                 elif kind == "log":
                     # the same result as Normalizer.log, by the faster road
                     ev = self._json_logs.event(rec.fields, observed, topic, partition, offset, False,
                                                rec.attributes, index)
                     if ev is None:
                         ev = self.normalizer.log(rec.fields, observed, coords, rec.attributes)
-                else:
-                    ev = self._norm[kind](rec.fields, observed, coords, rec.attributes)
+                else:  # security, as Normalizer.security gives it
+                    ev = self._json_logs.kinds[kind].event(rec.fields, observed, topic, partition, offset,
+                                                           rec.attributes, index)
                 self._emit(out, ev, self._kind_topic[kind], flagged, events, coords)
             except DecodeError as exc:
                 failures.append((exc.reason, exc.detail))

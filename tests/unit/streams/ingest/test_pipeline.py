@@ -192,9 +192,9 @@ def test_a_bug_after_normalization_dead_letters_the_record():
     services = Path(__file__).resolve().parents[4] / "config/enrichment/services.yaml"
     ingestor = Ingestor(T, IngestConfig(enrichment={"services": services}))
 
-    def broken(ev):
+    def broken(key):
         raise KeyError("boom")
 
-    ingestor.enricher.apply = broken
+    ingestor.enricher._resolve = broken  # what both the Python and the C enrichment call on a miss
     out = ingestor.process([rec(b'{"msg": "x"}'), rec(b"level=info msg=y", offset=1)], OBSERVED)
     assert out.dropped == {"internal_error": 2} and "p.logs" not in out.by_topic

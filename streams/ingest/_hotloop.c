@@ -1,0 +1,586 @@
+/* The end of every event's way through ingest, and the batch loop of JSON logs, in C.
+
+   The reference is Python: `deliver` in hotloop.py and the per-record closure
+   `Ingestor._record_handler` in pipeline.py. `deliver` here does exactly what the
+   Python `deliver` does. `run` takes the plain JSON records of a batch (the route
+   allows JSON, bytes starting with '{', within the size limit, parsed by orjson, an
+   event from JsonLogs.event or, for metric samples and security events, from
+   JsonLogs.kinds) through the same steps as the Python path; for any other record,
+   and for every JSON record that leaves that road (a parse error, an OTLP batch), it
+   calls the Python per-record function `one`, which then does all the work for that
+   record, from scratch. A failure after the event exists goes to
+   `Ingestor._record_failed`, the same handler the Python path uses.
+*/
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+static PyObject *loads, *dumps, *json_error, *source_ref, *source_heads;
+static PyObject *s_active, *s_memo, *s_resolve, *s_by_topic, *s_event_sources, *s_routes, *s_json_logs,
+    *s_event, *s_cfg, *s_max_record_bytes, *s_redact, *s_record_failed, *s_enricher, *s_tenant, *s_service,
+    *s_host, *s_env, *s_attributes, *s_bar, *s_empty, *s_kinds, *s_resource_logs, *s_resource_metrics;
+
+/* What `deliver` reads of the Enricher and the IngestOutput: looked up once per batch
+   in `run`, once per call in the Python-facing `deliver`. */
+typedef struct {
+    PyObject *memo;    /* Enricher._memo, NULL when the enricher has no tables */
+    PyObject *resolve; /* Enricher._resolve */
+    PyObject *by_topic;
+    PyObject *sources; /* IngestOutput.event_sources */
+    /* the raw partition of the last source reference made: its name, encoded */
+    PyObject *last_topic, *last_partition, *last_head;
+} Sink;
+
+static void
+sink_clear(Sink *k)
+{
+    Py_CLEAR(k->memo);
+    Py_CLEAR(k->resolve);
+    Py_CLEAR(k->by_topic);
+    Py_CLEAR(k->sources);
+    Py_CLEAR(k->last_topic);
+    Py_CLEAR(k->last_partition);
+    Py_CLEAR(k->last_head);
+}
+
+static int
+sink_init(Sink *k, PyObject *enricher, PyObject *out)
+{
+    memset(k, 0, sizeof(*k));
+    PyObject *active = PyObject_GetAttr(enricher, s_active);
+    if (active == NULL)
+        return -1;
+    int on = PyObject_IsTrue(active);
+    Py_DECREF(active);
+    if (on < 0)
+        return -1;
+    if (on && ((k->memo = PyObject_GetAttr(enricher, s_memo)) == NULL
+               || (k->resolve = PyObject_GetAttr(enricher, s_resolve)) == NULL))
+        goto fail;
+    if ((k->by_topic = PyObject_GetAttr(out, s_by_topic)) == NULL
+        || (k->sources = PyObject_GetAttr(out, s_event_sources)) == NULL)
+        goto fail;
+    if (!PyDict_Check(k->by_topic) || (k->memo != NULL && !PyDict_Check(k->memo))) {
+        PyErr_SetString(PyExc_TypeError, "deliver: by_topic and the enrichment memo must be dicts");
+        goto fail;
+    }
+    return 0;
+fail:
+    sink_clear(k);
+    return -1;
+}
+
+static PyObject *
+item(PyObject *d, PyObject *key)
+{
+    PyObject *v = PyDict_GetItemWithError(d, key);
+    if (v == NULL && !PyErr_Occurred())
+        PyErr_SetObject(PyExc_KeyError, key);
+    return v; /* borrowed */
+}
+
+/* Enricher.apply */
+static int
+enrich(Sink *k, PyObject *ev)
+{
+    PyObject *service = item(ev, s_service), *host = item(ev, s_host);
+    if (service == NULL || host == NULL)
+        return -1;
+    PyObject *key = PyTuple_Pack(2, service, host);
+    if (key == NULL)
+        return -1;
+    PyObject *hit = PyDict_GetItemWithError(k->memo, key);
+    if (hit != NULL)
+        Py_INCREF(hit);
+    else if (!PyErr_Occurred())
+        hit = PyObject_CallOneArg(k->resolve, key);
+    Py_DECREF(key);
+    if (hit == NULL)
+        return -1;
+    int r = -1;
+    PyObject *env, *extra;
+    if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 2) {
+        PyErr_SetString(PyExc_ValueError, "enrichment memo entry is not an (env, attributes) pair");
+        goto done;
+    }
+    env = PyTuple_GET_ITEM(hit, 0);
+    extra = PyTuple_GET_ITEM(hit, 1);
+    if (extra != Py_None) {
+        PyObject *attrs = item(ev, s_attributes), *merged;
+        if (attrs == NULL)
+            goto done;
+        int has = PyObject_IsTrue(attrs);
+        if (has < 0 || (merged = PyDict_Copy(extra)) == NULL)
+            goto done;
+        if (has && PyDict_Update(merged, attrs) < 0) {
+            Py_DECREF(merged);
+            goto done;
+        }
+        int set = PyDict_SetItem(ev, s_attributes, merged);
+        Py_DECREF(merged);
+        if (set < 0)
+            goto done;
+    }
+    int fill = PyObject_IsTrue(env);
+    if (fill < 0)
+        goto done;
+    if (fill) {
+        PyObject *now = item(ev, s_env);
+        int has = now == NULL ? -1 : PyObject_IsTrue(now);
+        if (has < 0 || (!has && PyDict_SetItem(ev, s_env, env) < 0))
+            goto done;
+    }
+    r = 0;
+done:
+    Py_DECREF(hit);
+    return r;
+}
+
+/* f"{ev['tenant']}|{ev['service']}".encode() */
+static PyObject *
+partition_key(PyObject *ev)
+{
+    PyObject *tenant = item(ev, s_tenant), *service = item(ev, s_service);
+    if (tenant == NULL || service == NULL)
+        return NULL;
+    if (PyUnicode_CheckExact(tenant) && PyUnicode_CheckExact(service) && PyUnicode_IS_ASCII(tenant)
+        && PyUnicode_IS_ASCII(service)) {
+        Py_ssize_t a = PyUnicode_GET_LENGTH(tenant), b = PyUnicode_GET_LENGTH(service);
+        PyObject *key = PyBytes_FromStringAndSize(NULL, a + 1 + b);
+        if (key == NULL)
+            return NULL;
+        char *p = PyBytes_AS_STRING(key);
+        memcpy(p, PyUnicode_DATA(tenant), a);
+        p[a] = '|';
+        memcpy(p + a + 1, PyUnicode_DATA(service), b);
+        return key;
+    }
+    PyObject *t = PyObject_Format(tenant, s_empty), *s = NULL, *joined = NULL, *key = NULL;
+    if (t != NULL && (s = PyObject_Format(service, s_empty)) != NULL) {
+        PyObject *parts[3] = {t, s_bar, s};
+        PyObject *list = PyList_New(3);
+        if (list != NULL) {
+            for (int i = 0; i < 3; i++) {
+                Py_INCREF(parts[i]);
+                PyList_SET_ITEM(list, i, parts[i]);
+            }
+            joined = PyUnicode_Join(s_empty, list);
+            Py_DECREF(list);
+        }
+        if (joined != NULL)
+            key = PyUnicode_AsUTF8String(joined);
+    }
+    Py_XDECREF(t);
+    Py_XDECREF(s);
+    Py_XDECREF(joined);
+    return key;
+}
+
+/* Whether a topic or partition is the one of the last source reference: consumers
+   hand out a new str per record, so identity alone rarely holds. */
+static int
+same(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b))
+        return PyUnicode_Compare(a, b) == 0;
+    if (PyLong_CheckExact(a) && PyLong_CheckExact(b))
+        return PyObject_RichCompareBool(a, b, Py_EQ) == 1;
+    return 0;
+}
+
+/* source.ref(topic, partition, offset, index): offset and index big-endian (8 + 4
+   bytes), then the raw partition's name; the Python form for whatever is unusual. */
+static PyObject *
+source_reference(Sink *k, PyObject *topic, PyObject *partition, PyObject *offset, PyObject *index)
+{
+    PyObject *head = NULL;
+    if (k->last_head != NULL && same(topic, k->last_topic) && same(partition, k->last_partition))
+        head = k->last_head;
+    else if (PyUnicode_CheckExact(topic) && PyLong_CheckExact(partition)) {
+        PyObject *key = PyTuple_Pack(2, topic, partition);
+        if (key == NULL)
+            return NULL;
+        head = PyDict_GetItemWithError(source_heads, key);
+        Py_DECREF(key);
+        if (head == NULL && PyErr_Occurred())
+            return NULL;
+        if (head != NULL && PyBytes_CheckExact(head)) {
+            Py_INCREF(topic);
+            Py_INCREF(partition);
+            Py_INCREF(head);
+            Py_XSETREF(k->last_topic, topic);
+            Py_XSETREF(k->last_partition, partition);
+            Py_XSETREF(k->last_head, head);
+        }
+        else
+            head = NULL;
+    }
+    unsigned long long off = 0, idx = 0;
+    if (head != NULL && PyLong_CheckExact(offset) && PyLong_CheckExact(index)) {
+        off = PyLong_AsUnsignedLongLong(offset);
+        if (off == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            head = NULL;
+        }
+        else {
+            idx = PyLong_AsUnsignedLongLong(index);
+            if ((idx == (unsigned long long)-1 && PyErr_Occurred()) || idx > 0xFFFFFFFFULL) {
+                PyErr_Clear();
+                head = NULL;
+            }
+        }
+    }
+    else
+        head = NULL;
+    if (head == NULL) {
+        PyObject *a[4] = {topic, partition, offset, index};
+        return PyObject_Vectorcall(source_ref, a, 4, NULL);
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(head);
+    PyObject *ref = PyBytes_FromStringAndSize(NULL, 12 + n);
+    if (ref == NULL)
+        return NULL;
+    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(ref);
+    for (int i = 7; i >= 0; i--, off >>= 8)
+        p[i] = (unsigned char)(off & 0xFF);
+    for (int i = 11; i >= 8; i--, idx >>= 8)
+        p[i] = (unsigned char)(idx & 0xFF);
+    memcpy(p + 12, PyBytes_AS_STRING(head), n);
+    return ref;
+}
+
+static PyObject *zero;
+
+/* hotloop.deliver, with the coordinates spread out */
+static int
+deliver_event(Sink *k, PyObject *ev, PyObject *dest, PyObject *events, PyObject *topic, PyObject *partition,
+              PyObject *offset, PyObject *index)
+{
+    if (!PyDict_Check(ev)) {
+        PyErr_SetString(PyExc_TypeError, "deliver: the event is not a dict");
+        return -1;
+    }
+    if (k->memo != NULL && enrich(k, ev) < 0)
+        return -1;
+    PyObject *key = NULL, *json = NULL, *body = NULL, *ref = NULL, *entry = NULL;
+    int r = -1;
+    if ((key = partition_key(ev)) == NULL || (json = PyObject_CallOneArg(dumps, ev)) == NULL)
+        goto done;
+    if (!PyBytes_CheckExact(json)) {
+        PyErr_SetString(PyExc_TypeError, "orjson.dumps returned no bytes");
+        goto done;
+    }
+    /* orjson sizes its buffer generously: an exact-size copy (see hotloop.py) */
+    if ((body = PyBytes_FromStringAndSize(PyBytes_AS_STRING(json), PyBytes_GET_SIZE(json))) == NULL
+        || (ref = source_reference(k, topic, partition, offset, index)) == NULL
+        || (entry = PyTuple_Pack(3, key, body, ref)) == NULL)
+        goto done;
+    PyObject *bucket = PyDict_GetItemWithError(k->by_topic, dest);
+    if (bucket == NULL) {
+        if (PyErr_Occurred() || (bucket = PyList_New(0)) == NULL)
+            goto done;
+        int set = PyDict_SetItem(k->by_topic, dest, bucket);
+        Py_DECREF(bucket); /* the dict holds it */
+        if (set < 0)
+            goto done;
+    }
+    if (PyList_Append(bucket, entry) < 0)
+        goto done;
+    if (events != Py_None) {
+        PyObject *coords = PyTuple_Pack(4, topic, partition, offset, index);
+        if (coords == NULL)
+            goto done;
+        int a = PyList_Append(events, ev), b = a < 0 ? -1 : PyList_Append(k->sources, coords);
+        Py_DECREF(coords);
+        if (a < 0 || b < 0)
+            goto done;
+    }
+    r = 0;
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(json);
+    Py_XDECREF(body);
+    Py_XDECREF(ref);
+    Py_XDECREF(entry);
+    return r;
+}
+
+/* deliver(enricher, out, ev, dest, events, coords) */
+static PyObject *
+py_deliver(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)mod;
+    if (nargs != 6) {
+        PyErr_Format(PyExc_TypeError, "deliver expected 6 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *coords = args[5], *events = args[4];
+    if (!PyTuple_CheckExact(coords) || PyTuple_GET_SIZE(coords) != 4) {
+        PyErr_SetString(PyExc_TypeError, "deliver: coords must be (topic, partition, offset, index)");
+        return NULL;
+    }
+    if (events != Py_None && !PyList_Check(events)) {
+        PyErr_SetString(PyExc_TypeError, "deliver: events must be a list or None");
+        return NULL;
+    }
+    Sink k;
+    if (sink_init(&k, args[0], args[1]) < 0)
+        return NULL;
+    int r = deliver_event(&k, args[2], args[3], events, PyTuple_GET_ITEM(coords, 0), PyTuple_GET_ITEM(coords, 1),
+                          PyTuple_GET_ITEM(coords, 2), PyTuple_GET_ITEM(coords, 3));
+    sink_clear(&k);
+    if (r < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* A failure once the event exists: Ingestor._record_failed, for an Exception (a
+   KeyboardInterrupt or SystemExit goes on up, as in Python). */
+static int
+record_failed(PyObject *failed, PyObject *out, PyObject *value, PyObject *topic, PyObject *partition,
+              PyObject *offset, PyObject *stream, PyObject *observed)
+{
+    if (!PyErr_ExceptionMatches(PyExc_Exception))
+        return -1;
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+    PyErr_NormalizeException(&type, &exc, &tb);
+    if (tb != NULL && exc != NULL)
+        PyException_SetTraceback(exc, tb);
+    PyObject *a[8] = {out, exc != NULL ? exc : Py_None, value, topic, partition, offset, stream, observed};
+    PyObject *r = PyObject_Vectorcall(failed, a, 8, NULL);
+    Py_XDECREF(type);
+    Py_XDECREF(exc);
+    Py_XDECREF(tb);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+call_one(PyObject *one, PyObject *record, unsigned char flag)
+{
+    PyObject *f = PyLong_FromLong(flag);
+    if (f == NULL)
+        return -1;
+    PyObject *a[2] = {record, f};
+    PyObject *r = PyObject_Vectorcall(one, a, 2, NULL);
+    Py_DECREF(f);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* One plain JSON record: a log (`kinds` NULL) or, with the route's kind looked up in
+   `kinds`, a metric sample or security event. 1 when it left the road (nothing done
+   yet: `one` takes it), 0 when handled (delivered or dead-lettered), -1 on an error
+   to raise. */
+static int
+json_record(Sink *k, PyObject *ingestor, PyObject *fast, PyObject *kinds, PyObject *failed, PyObject *value,
+            PyObject *topic, PyObject *partition, PyObject *offset, PyObject *route, unsigned char flag,
+            PyObject *observed, PyObject *out, PyObject *events)
+{
+    const char *s = PyBytes_AS_STRING(value);
+    Py_ssize_t n = PyBytes_GET_SIZE(value);
+    PyObject *d = PyObject_CallOneArg(loads, value), *ev;
+    if (d == NULL) {
+        if (!PyErr_ExceptionMatches(json_error))
+            return -1;
+        PyErr_Clear();
+        return 1;
+    }
+    if (kinds == NULL) {
+        PyObject *flat = memchr(s + 1, '{', n - 1) == NULL ? Py_True : Py_False;
+        PyObject *a[6] = {d, observed, topic, partition, offset, flat};
+        ev = PyObject_Vectorcall(fast, a, 6, NULL);
+    }
+    else {
+        int otlp = PyDict_Check(d) ? PyDict_Contains(d, s_resource_logs) : 1;
+        if (otlp == 0)
+            otlp = PyDict_Contains(d, s_resource_metrics);
+        if (otlp != 0) {
+            Py_DECREF(d);
+            return otlp < 0 ? -1 : 1; /* an OTLP batch (or no object): the generic path, from the bytes */
+        }
+        PyObject *normalizer = PyDict_GetItemWithError(kinds, PyTuple_GET_ITEM(route, 2));
+        if (normalizer == NULL) {
+            Py_DECREF(d);
+            return PyErr_Occurred() ? -1 : 1;
+        }
+        PyObject *call[6] = {normalizer, d, observed, topic, partition, offset};
+        ev = PyObject_VectorcallMethod(s_event, call, 6, NULL);
+    }
+    Py_DECREF(d);
+    PyObject *stream = PyTuple_GET_ITEM(route, 0), *dest = PyTuple_GET_ITEM(route, 3);
+    if (ev == NULL)
+        return record_failed(failed, out, value, topic, partition, offset, stream, observed);
+    if (ev == Py_None) {
+        Py_DECREF(ev);
+        return 1; /* an OTLP batch: the generic path, from the bytes */
+    }
+    int r = 0;
+    if (flag) {
+        PyObject *f = PyLong_FromLong(flag), *done = NULL;
+        if (f != NULL) {
+            done = PyObject_CallMethodObjArgs(ingestor, s_redact, out, ev, observed, f, NULL);
+            Py_DECREF(f);
+        }
+        if (done == NULL)
+            r = -1;
+        Py_XDECREF(done);
+    }
+    if (r == 0)
+        r = deliver_event(k, ev, dest, events, topic, partition, offset, zero);
+    Py_DECREF(ev);
+    if (r < 0)
+        return record_failed(failed, out, value, topic, partition, offset, stream, observed);
+    return 0;
+}
+
+/* run(ingestor, records, need, observed, out, events, one) */
+static PyObject *
+py_run(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)mod;
+    if (nargs != 7) {
+        PyErr_Format(PyExc_TypeError, "run expected 7 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *ingestor = args[0], *records = args[1], *need = args[2], *observed = args[3], *out = args[4],
+             *events = args[5], *one = args[6];
+    if (!PyList_Check(records) || !PyByteArray_Check(need) || PyByteArray_GET_SIZE(need) != PyList_GET_SIZE(records)
+        || !PyFloat_CheckExact(observed) || (events != Py_None && !PyList_Check(events))) {
+        PyErr_SetString(PyExc_TypeError, "run: records (list), need (bytearray of as many flags), observed "
+                                         "(float), events (list or None)");
+        return NULL;
+    }
+    PyObject *routes = NULL, *json_logs = NULL, *fast = NULL, *kinds = NULL, *cfg = NULL, *limit = NULL, *failed = NULL,
+             *enricher = NULL, *result = NULL;
+    Sink k;
+    int sunk = 0;
+    if ((routes = PyObject_GetAttr(ingestor, s_routes)) == NULL
+        || (json_logs = PyObject_GetAttr(ingestor, s_json_logs)) == NULL
+        || (fast = PyObject_GetAttr(json_logs, s_event)) == NULL
+        || (kinds = PyObject_GetAttr(json_logs, s_kinds)) == NULL || (cfg = PyObject_GetAttr(ingestor, s_cfg)) == NULL
+        || (limit = PyObject_GetAttr(cfg, s_max_record_bytes)) == NULL
+        || (failed = PyObject_GetAttr(ingestor, s_record_failed)) == NULL
+        || (enricher = PyObject_GetAttr(ingestor, s_enricher)) == NULL)
+        goto done;
+    if (!PyDict_Check(routes) || !PyDict_Check(kinds)) {
+        PyErr_SetString(PyExc_TypeError, "run: Ingestor._routes and JsonLogs.kinds must be dicts");
+        goto done;
+    }
+    Py_ssize_t max_bytes = PyLong_AsSsize_t(limit);
+    if (max_bytes == -1 && PyErr_Occurred())
+        goto done;
+    if (sink_init(&k, enricher, out) < 0)
+        goto done;
+    sunk = 1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
+        PyObject *record = PyList_GET_ITEM(records, i);
+        unsigned char flag = (unsigned char)PyByteArray_AS_STRING(need)[i];
+        int r = 1;
+        Py_INCREF(record); /* `one` or a callback may change the list */
+        if (PyTuple_CheckExact(record) && PyTuple_GET_SIZE(record) == 4) {
+            PyObject *value = PyTuple_GET_ITEM(record, 0), *topic = PyTuple_GET_ITEM(record, 1);
+            PyObject *route = PyDict_GetItemWithError(routes, topic);
+            if (route == NULL && PyErr_Occurred())
+                r = -1;
+            /* route: (stream, format, kind, destination, JSON logs, JSON allowed) */
+            else if (route != NULL && PyTuple_CheckExact(route) && PyTuple_GET_SIZE(route) == 6
+                     && PyTuple_GET_ITEM(route, 5) == Py_True && PyBytes_CheckExact(value)
+                     && PyBytes_GET_SIZE(value) <= max_bytes && PyBytes_GET_SIZE(value) > 0
+                     && PyBytes_AS_STRING(value)[0] == '{') {
+                Py_INCREF(route);
+                r = json_record(&k, ingestor, fast, PyTuple_GET_ITEM(route, 4) == Py_True ? NULL : kinds, failed,
+                                value, topic, PyTuple_GET_ITEM(record, 2), PyTuple_GET_ITEM(record, 3), route, flag,
+                                observed, out, events);
+                Py_DECREF(route);
+            }
+        }
+        if (r == 1)
+            r = call_one(one, record, flag);
+        Py_DECREF(record);
+        if (r < 0)
+            goto done;
+        if (i >= PyList_GET_SIZE(records) || PyByteArray_GET_SIZE(need) != PyList_GET_SIZE(records)) {
+            PyErr_SetString(PyExc_RuntimeError, "run: the batch changed during the loop");
+            goto done;
+        }
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    if (sunk)
+        sink_clear(&k);
+    Py_XDECREF(routes);
+    Py_XDECREF(json_logs);
+    Py_XDECREF(fast);
+    Py_XDECREF(kinds);
+    Py_XDECREF(cfg);
+    Py_XDECREF(limit);
+    Py_XDECREF(failed);
+    Py_XDECREF(enricher);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"deliver", (PyCFunction)(void (*)(void))py_deliver, METH_FASTCALL,
+     "deliver(enricher, out, ev, dest, events, coords): hotloop.deliver in C"},
+    {"run", (PyCFunction)(void (*)(void))py_run, METH_FASTCALL,
+     "run(ingestor, records, need, observed, out, events, one): the per-record loop of a batch"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_hotloop", "The end of every event's way through ingest, and the JSON-log loop.", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+static int
+intern(PyObject **slot, const char *text)
+{
+    *slot = PyUnicode_InternFromString(text);
+    return *slot == NULL ? -1 : 0;
+}
+
+static PyObject *
+imported(const char *module, const char *name)
+{
+    PyObject *m = PyImport_ImportModule(module);
+    if (m == NULL)
+        return NULL;
+    PyObject *v = PyObject_GetAttrString(m, name);
+    Py_DECREF(m);
+    return v;
+}
+
+PyMODINIT_FUNC
+PyInit__hotloop(void)
+{
+    if (intern(&s_active, "active") < 0 || intern(&s_memo, "_memo") < 0 || intern(&s_resolve, "_resolve") < 0
+        || intern(&s_by_topic, "by_topic") < 0 || intern(&s_event_sources, "event_sources") < 0
+        || intern(&s_routes, "_routes") < 0 || intern(&s_json_logs, "_json_logs") < 0
+        || intern(&s_event, "event") < 0 || intern(&s_cfg, "cfg") < 0
+        || intern(&s_max_record_bytes, "max_record_bytes") < 0 || intern(&s_redact, "_redact") < 0
+        || intern(&s_record_failed, "_record_failed") < 0 || intern(&s_enricher, "enricher") < 0
+        || intern(&s_tenant, "tenant") < 0 || intern(&s_service, "service") < 0 || intern(&s_host, "host") < 0
+        || intern(&s_env, "env") < 0 || intern(&s_attributes, "attributes") < 0 || intern(&s_bar, "|") < 0
+        || intern(&s_empty, "") < 0 || intern(&s_kinds, "kinds") < 0
+        || intern(&s_resource_logs, "resourceLogs") < 0 || intern(&s_resource_metrics, "resourceMetrics") < 0)
+        return NULL;
+    if ((zero = PyLong_FromLong(0)) == NULL || (loads = imported("orjson", "loads")) == NULL
+        || (dumps = imported("orjson", "dumps")) == NULL || (json_error = imported("orjson", "JSONDecodeError")) == NULL
+        || (source_ref = imported("schemas.source", "ref")) == NULL
+        || (source_heads = imported("schemas.source", "_HEADS")) == NULL)
+        return NULL;
+    if (!PyDict_Check(source_heads)) {
+        PyErr_SetString(PyExc_TypeError, "schemas.source._HEADS is not a dict");
+        return NULL;
+    }
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,263 @@
+"""The C forms of the end of ingest give exactly what the Python forms give:
+`_hotloop.deliver` = hotloop.deliver, `_hotloop.run` = the Python per-record loop of
+`Ingestor._process`, `_cardscan.card_candidate` = the serialized-run test of
+`Redactor.cards` (the same outcome; it only looks at fewer events). The loop covers
+JSON logs, metric samples and security events; everything else goes to Python.
+
+They skip when the extensions are not built (no C compiler at install time).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmarks import bench_ingest
+from schemas import source
+from schemas.topics import Topics
+from streams.ingest import hotloop, redact
+from streams.ingest.enrich import Enricher
+from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
+from tests.unit.streams.ingest.corpus import OBSERVED
+
+needs_c = pytest.mark.skipif(hotloop._hotloop is None or redact._cardscan is None,
+                             reason="streams.ingest._hotloop/_cardscan are not built (no C compiler at install "
+                                    "time): only the Python path runs")
+PROPS = settings(max_examples=int(os.environ.get("SLUICE_PROP_EXAMPLES", "300")), deadline=None,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+ROOT = Path(__file__).resolve().parents[4]
+TABLES = {"services": ROOT / "config/enrichment/services.yaml", "hosts": ROOT / "config/enrichment/hosts.csv"}
+T = Topics("p")
+
+
+def outcome(fn, *args):
+    try:
+        return "ok", fn(*args)
+    except Exception as exc:  # the two forms must raise the same thing
+        return "raised", type(exc)
+
+
+def output(out: IngestOutput) -> tuple:
+    return out.by_topic, out.dropped, out.redacted, out.skipped, out.events, out.event_sources
+
+
+def ingestors(cfg: IngestConfig | None = None) -> tuple[Ingestor, Ingestor]:
+    c = Ingestor(T, cfg)
+    assert c._loop is hotloop._hotloop.run and c._deliver is hotloop._hotloop.deliver
+    py = Ingestor(T, cfg)
+    py._loop, py._deliver = None, hotloop.deliver
+    return py, c
+
+
+def both(records, cfg=None, keep=True) -> None:
+    py, c = ingestors(cfg)
+    with_python_cards = redact._may_hold_card
+    try:
+        redact._may_hold_card = redact._serialized_run
+        expected = output(py.process(copy.deepcopy(records), OBSERVED, keep_events=keep))
+        redact._may_hold_card = redact._scanned_run
+        actual = output(c.process(copy.deepcopy(records), OBSERVED, keep_events=keep))
+    finally:
+        redact._may_hold_card = with_python_cards
+    assert repr(actual) == repr(expected)  # key order and value types too
+
+
+# -- the batch loop ------------------------------------------------------------------------------
+
+
+@needs_c
+@pytest.mark.parametrize("keep", [True, False])
+def test_the_benchmark_corpus_gives_the_same_output(keep):
+    records = [(v, T.raw(t.rsplit(".", 1)[-1]), p, o) for v, t, p, o in bench_ingest.corpus(6000)]
+    both(records, IngestConfig(enrichment=TABLES), keep)
+    both(records, None, keep)
+
+
+@needs_c
+def test_records_that_leave_the_road_take_the_python_path():
+    records = [
+        (b'{"msg": "ok", "service": "payments-api", "host": "pay-01"}', T.raw("logs"), 0, 1),
+        (b'{"msg": broken', T.raw("logs"), 0, 2),  # not JSON
+        (b'{"msg": "\xff"}', T.raw("logs"), 0, 3),  # invalid UTF-8
+        (None, T.raw("logs"), 0, 4),  # tombstone
+        (b"{" + b" " * 2_000_000 + b"}", T.raw("logs"), 0, 5),  # oversize
+        (b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": {"stringValue": "otlp"}}]}]}]}',
+         T.raw("logs"), 0, 6),
+        (b'[{"msg": "array"}]', T.raw("logs"), 0, 7),
+        (b"level=info msg=logfmt", T.raw("logs"), 0, 8),
+        (b'{"name": "m", "value": 1}', T.raw("metrics"), 0, 9),
+        (b'{"name": "m", "value": "nan"}', T.raw("metrics"), 0, 15),  # non-finite: a schema violation
+        (b'{"value": 1}', T.raw("metrics"), 0, 16),
+        (b'{"resourceMetrics": [{"scopeMetrics": [{"metrics": [{"name": "g", "gauge": {"dataPoints": '
+         b'[{"asDouble": 1.5}]}}]}]}]}', T.raw("metrics"), 0, 17),
+        (b'{"user": "alice", "outcome": "FAILURE", "category": ["authentication"]}', T.raw("security"), 0, 18),
+        (b'{"msg": "card 4111 1111 1111 1111", "service": "s"}', T.raw("logs"), 1, 10),
+        (b'{"msg": "password=hunter2", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}', T.raw("logs"), 1, 11),
+        (b'{"msg": "x", "event_id": "not-a-uuid", "ts": "garbage"}', T.raw("logs"), 2, 2**63),
+        (b'{"msg": "x"}', "someone.elses.topic", 0, 12),
+        (b"", T.raw("logs"), 0, 13),
+        (b'{"msg": "x", "tenant": "\xc3\xbc", "service": "caf\xc3\xa9"}', T.raw("logs"), 0, 14),
+    ]
+    both(records, IngestConfig(enrichment=TABLES))
+    both(records)
+
+
+@needs_c
+def test_a_failure_after_the_event_exists_is_a_dead_letter_in_both():
+    def broken(key):
+        raise RuntimeError("table gone")
+
+    records = [(b'{"msg": "x", "service": "s%d"}' % i, T.raw("logs"), 0, i) for i in range(3)]
+    py, c = ingestors(IngestConfig(enrichment=TABLES))
+    py.enricher._resolve = c.enricher._resolve = broken
+    expected = output(py.process(copy.deepcopy(records), OBSERVED))
+    actual = output(c.process(copy.deepcopy(records), OBSERVED))
+    assert actual == expected and actual[1] == {"internal_error": 3}
+
+
+@needs_c
+def test_an_interrupt_is_not_swallowed():
+    def interrupted(key):
+        raise KeyboardInterrupt
+
+    _, c = ingestors(IngestConfig(enrichment=TABLES))
+    c.enricher._resolve = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        c.process([(b'{"msg": "x"}', T.raw("logs"), 0, 1)], OBSERVED)
+
+
+RAW = st.one_of(
+    st.binary(max_size=60),
+    st.dictionaries(st.sampled_from(["msg", "service", "host", "tenant", "ts", "level", "a", "trace_id", "b.c"]),
+                    st.one_of(st.text(max_size=20), st.integers(-(2**63), 2**64 - 1), st.none(), st.floats(allow_nan=False),
+                              st.dictionaries(st.text(max_size=3), st.text(max_size=20), max_size=2)),
+                    max_size=6).map(orjson.dumps),
+    st.sampled_from([b'{"msg": "4111-1111-1111-1111"}', b'{"msg": "1767225583571386624"}',
+                     b'{"timeUnixNano": "1767225583571386624", "body": "x"}', b'{"a": {"k 4111111111111111": "v"}}']))
+RECORDS = st.lists(st.tuples(RAW, st.sampled_from([T.raw("logs"), T.raw("security"), "x"]), st.integers(0, 3),
+                             st.integers(0, 2**40)), max_size=12)
+
+
+@needs_c
+@PROPS
+@given(RECORDS, st.booleans())
+def test_generated_batches_give_the_same_output(records, enriched):
+    both(records, IngestConfig(enrichment=TABLES) if enriched else None)
+
+
+# -- deliver ---------------------------------------------------------------------------------------
+
+EVENTS = st.fixed_dictionaries({
+    "tenant": st.one_of(st.sampled_from(["default", "acme", "ünï"]), st.integers(0, 5), st.text(max_size=4)),
+    "service": st.one_of(st.sampled_from(["payments-api", "ledger", "unknown", "café"]), st.text(max_size=4)),
+    "host": st.sampled_from(["", "pay-01", "gw-03", "bastion-01", "nowhere"]),
+    "env": st.sampled_from(["", "prod", "staging"]),
+    "attributes": st.dictionaries(st.sampled_from(["team", "x", "tier"]), st.text(max_size=3), max_size=3),
+    "message": st.text(max_size=10),
+})
+COORDS = st.tuples(st.sampled_from(["raw.logs", "ünï", "t"]), st.sampled_from([0, 1, 300, 2**40]),
+                   st.sampled_from([0, 7, 2**48, 2**64 - 1, 2**64, -1]), st.sampled_from([0, 1, 2**32 - 1, 2**32]))
+
+
+@needs_c
+@PROPS
+@given(st.lists(st.tuples(EVENTS, COORDS), max_size=6), st.booleans(), st.booleans())
+def test_deliver_is_the_python_deliver(calls, enriched, keep):
+    enrichers = [Enricher(**TABLES) if enriched else Enricher() for _ in range(2)]
+    outs = [IngestOutput(), IngestOutput()]
+    events = [[], []] if keep else [None, None]
+    for ev, coords in calls:
+        results = []
+        for fn, enricher, out, kept in zip((hotloop.deliver, hotloop._hotloop.deliver), enrichers, outs, events):
+            e = copy.deepcopy(ev)
+            results.append((outcome(fn, enricher, out, e, "p.logs", kept, coords), e))
+        assert results[0] == results[1]
+    assert output(outs[0]) == output(outs[1]) and events[0] == events[1]
+
+
+@needs_c
+def test_deliver_raises_what_python_raises():
+    for ev in ({"service": "s"}, {"tenant": "t"}, {"tenant": "t", "service": "s", "host": "h", "x": {1}}):
+        assert outcome(hotloop.deliver, Enricher(), IngestOutput(), dict(ev), "d", None, ("t", 0, 1, 0)) == \
+            outcome(hotloop._hotloop.deliver, Enricher(), IngestOutput(), dict(ev), "d", None, ("t", 0, 1, 0))
+    ev = {"tenant": "t", "service": "s"}
+    with pytest.raises(struct.error):
+        hotloop._hotloop.deliver(Enricher(), IngestOutput(), ev, "d", None, ("t", 0, -1, 0))
+
+
+@needs_c
+def test_source_references_survive_a_cleared_cache():
+    out = IngestOutput()
+    ev = {"tenant": "t", "service": "s"}
+    for offset in range(3):
+        source._HEADS.clear()
+        hotloop._hotloop.deliver(Enricher(), out, dict(ev), "d", None, ("raw.logs", 2, offset, 1))
+    assert [source.parse(ref) for _, _, ref in out.by_topic["d"]] == [("raw.logs/2", i, 1) for i in range(3)]
+
+
+# -- the card scan -----------------------------------------------------------------------------
+
+STRINGS = st.one_of(
+    st.text(alphabet="0123456789 -a\n", max_size=40), st.text(max_size=20),
+    st.sampled_from(["4111 1111 1111 1111", "4111-1111-1111-111", "1 2 3 4 5 6 7 8 9 0 1 2 3", "12  34567890123",
+                     "4bf92f3577b34da6a3ce929d0e0e4736", "0000000000000000", "1234567890123", "١٢٣٤٥٦٧٨٩٠١٢٣٤"]))
+# Canonical events start with their event id (the serialized test skips it by length).
+CARD_EVENTS = st.dictionaries(
+    st.sampled_from(["kind", "trace_id", "span_id", "message", "host", "attributes", "labels", "ts"]),
+    st.one_of(STRINGS, st.floats(allow_nan=False), st.integers(-(2**63), 2**64 - 1),
+              st.dictionaries(STRINGS, st.one_of(STRINGS, st.integers(0, 2**64 - 1)), max_size=3)),
+    max_size=8).map(lambda d: {"event_id": "0191e2b4-5c8a-7d3e-9f1a-2b3c4d5e6f70", **d})
+
+
+@needs_c
+@PROPS
+@given(CARD_EVENTS)
+def test_the_card_scan_changes_no_outcome(ev):
+    r = redact.Redactor()
+    results = []
+    for test in (redact._serialized_run, redact._scanned_run):
+        e = copy.deepcopy(ev)
+        saved, redact._may_hold_card = redact._may_hold_card, test
+        try:
+            finding = r.cards(e)
+        finally:
+            redact._may_hold_card = saved
+        results.append((e, finding.counts, finding.cards))
+    assert results[0] == results[1]
+    if redact._scanned_run(ev):  # it never asks for more than the serialized test does
+        assert redact._serialized_run(ev)
+
+
+@needs_c
+def test_the_card_scan_skips_what_the_serialized_test_cannot():
+    ev = {"event_id": "0191e2b4-5c8a-7d3e-9f1a-2b3c4d5e6f70", "ts": 1767225583.5, "trace_id": "4bf92f35771234567890123456e4736a",
+          "attributes": {"a": "b"}}
+    assert redact._serialized_run(ev) and not redact._scanned_run(ev)
+    assert redact._scanned_run({"attributes": {"pan 4111 1111 1111 1111": "x"}})
+    assert redact._scanned_run({"span_id": "4111111111111111"})  # only digits: not a W3C id
+
+
+# -- the switch ------------------------------------------------------------------------------------
+
+
+def test_sluice_pure_python_selects_the_python_forms():
+    code = ("from streams.ingest.pipeline import Ingestor; from streams.ingest import redact; "
+            "from schemas.topics import Topics; i = Ingestor(Topics()); "
+            "print(i._loop is None, i._deliver.__module__, redact._may_hold_card.__name__)")
+    env = {k: v for k, v in os.environ.items() if k != "SLUICE_PURE_PYTHON"}
+    pure = subprocess.run([sys.executable, "-c", code], env={**env, "SLUICE_PURE_PYTHON": "1"},
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert pure == ["True", "streams.ingest.hotloop", "_serialized_run"]
+    if hotloop._hotloop is not None and redact._cardscan is not None:
+        default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                 check=True).stdout.split()
+        assert default == ["False", "streams.ingest._hotloop", "_scanned_run"]
