@@ -7,6 +7,14 @@ The message inside the envelope is decoded further when it is recognisable: Linu
 auth lines (sshd, sudo, su, PAM, ...) become security events, `CEF:` messages go to
 the CEF decoder, a JSON object is merged over the envelope fields, and nginx/Apache
 access lines are parsed.
+
+`decode` in C (`streams/ingest/_syslog.c`, built when a compiler is at hand) takes
+over unless SLUICE_PURE_PYTHON=1: the same records, the same errors and the same date
+memo, several times faster. It reads the usual RFC 3164 line (`_3164_USUAL`) and RFC
+5424 lines with an ASCII header, calls back into `_date_3164`, `_iso` and `inner`
+below for year-less dates, unknown seconds and CEF/JSON/access messages, and hands
+every other record to the Python `_py_decode`, which stays the reference and the
+fallback.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import orjson
 
 from schemas.errors import DecodeError
 from streams.ingest.decoders import apache, auth, cef
+from streams.ingest.decoders.auth import _syslog  # the C module, None when not built
 from streams.ingest.decoders.base import DATES_LIMIT, QUOTED_BODY, DecodeContext, Decoded, utf8
 
 SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
@@ -229,10 +238,19 @@ def inner(fields: dict, attributes: dict, ctx: DecodeContext) -> Decoded:
     return Decoded(None, fields, attributes)
 
 
-def decode(value: bytes, ctx: DecodeContext) -> list[Decoded]:
+def _py_decode(value: bytes, ctx: DecodeContext) -> list[Decoded]:
     text = utf8(value)
     fields, attributes = parse(text, ctx)
     return [inner(fields, attributes, ctx)]
+
+
+decode = _py_decode
+if _syslog is not None:
+    # Bound even under SLUICE_PURE_PYTHON=1 (the tests compare both forms); the tables
+    # are copied once, here.
+    _syslog.bind(_py_decode, inner, _date_3164, _iso, Decoded, FACILITIES, SEVERITIES, _ACCESS_PROGRAMS)
+    if auth.accelerated():
+        decode = _syslog.decode
 
 
 def _decode_with(parser, value: bytes, ctx: DecodeContext) -> list[Decoded]:
