@@ -15,6 +15,10 @@ picks one per record from its first bytes, JSON first because it is the bulk:
 | `# HELP` / `# TYPE`, or `name{...} value` on the metrics stream | prometheus |
 | `key=value ...` | logfmt |
 | anything else on logs/security | text (the line is the message); on metrics: decode_error |
+
+The usual logfmt and access lines are told in C (`_textlog.text_kind`, unless
+SLUICE_PURE_PYTHON=1) before the regexes: it answers only when the regexes would
+pick that decoder, and leaves every other line to them.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Callable
 import orjson
 
 from schemas.errors import ConfigError, DecodeError
+from streams.ingest import accel
 from streams.ingest.decoders import apache, cef, jsonlog, logfmt, otlp, prometheus, syslog, text
 from streams.ingest.decoders.base import DecodeContext, Decoded
 
@@ -55,6 +60,8 @@ _STRIPPED = (b"\xef", b" ", b"\t", b"\r", b"\n")  # first bytes of what _start r
 _BY_START = re.compile(f"(?P<logfmt>{logfmt.DETECT.pattern})|(?P<syslog>{syslog.BARE_START.pattern})"
                        f"|(?P<error>{apache.NGINX_ERROR_START})")
 _START_DECODERS = {"logfmt": logfmt.decode, "syslog": syslog.decode, "error": apache.decode_error_log}
+# text_kind(value) -> 0 (ask the regexes), 1 (logfmt) or 2 (access); None: not built
+_text_kind = apache._textlog.text_kind if apache._textlog is not None and accel.wanted() else None
 
 
 def check_format(name: str, key: str) -> str:
@@ -97,6 +104,10 @@ def sniff(value: bytes, stream: str) -> Decoder:
         return prometheus.decode if prometheus.DETECT.match(value[:64].decode("utf-8", "replace")) else text.decode
     elif value.startswith(b"CEF:"):
         return cef.decode
+    if _text_kind is not None:
+        kind = _text_kind(value)
+        if kind:  # the very objects the roads below return
+            return _START_DECODERS["logfmt"] if kind == 1 else apache.decode_access
     start = value[:64].decode("utf-8", "replace")
     m = _BY_START.match(start)
     if m is not None:
@@ -112,7 +123,7 @@ def decode(value: bytes, fmt: str, ctx: DecodeContext) -> list[Decoded]:
     """Decode one record with format `fmt` ("auto" sniffs). Raises DecodeError."""
     if value[:1] in _STRIPPED:
         value = _start(value)
-    if not value.strip():
+    if not value or value.isspace():  # `not value.strip()`, without the copy
         raise DecodeError("empty", "record is empty or blank")
     decoder = sniff(value, ctx.stream) if fmt == AUTO else FORMATS[fmt]
     try:

@@ -6,6 +6,14 @@ and the nginx error log (`2024/05/01 12:00:00 [error] 1234#0: *5 msg, client: ..
 
 Attribute names follow the Elastic Common Schema (http.*, url.*, source.*).
 The message is the original line; access lines are ERROR for 5xx and WARN for 4xx.
+
+`decode_access` in C (`_textlog.c`, built when a compiler is at hand) takes over
+unless SLUICE_PURE_PYTHON=1 (read at import): the same records, the same errors and
+the same date memo, several times faster on the usual Common / Combined line. The
+Python function (`decode_access_py`) stays the reference and the fallback: the C
+form hands it every line it does not read itself (a quoted user with a blank, a
+non-ASCII byte in a bare token, invalid UTF-8, a line that does not match...) and
+calls `_access_time` for a date not in the memo and `_unescape` for escapes.
 """
 
 from __future__ import annotations
@@ -13,7 +21,10 @@ from __future__ import annotations
 import re
 
 from schemas.errors import DecodeError
+from streams.ingest import accel
 from streams.ingest.decoders.base import DATES_LIMIT, QUOTED_BODY, DecodeContext, Decoded, utf8
+
+_textlog = accel.load("_textlog")
 
 _QUOTED = r'"(' + QUOTED_BODY + r')"'
 _ACCESS_HEAD = r"(\S+) (\S+) (\S+|\"[^\"]*\") \[([^\]]+)\] " + _QUOTED + r" (\d{3}|-) (\d+|-)"
@@ -175,9 +186,23 @@ def decode_access(value: bytes, ctx: DecodeContext) -> list[Decoded]:
     return [Decoded(None, *hit)]
 
 
+decode_access_py = decode_access
+
+
+def accelerated_access_decoder():
+    """decode_access in C, falling back on decode_access_py; None when not built."""
+    if _textlog is None:
+        return None
+    return _textlog.AccessDecoder(decode_access_py, _access_time, _unescape, Decoded)
+
+
 def decode_error_log(value: bytes, ctx: DecodeContext) -> list[Decoded]:
     text = utf8(value)
     hit = parse_apache_error(text, ctx) or parse_nginx_error(text, ctx)
     if hit is None:
         raise DecodeError("decode_error", "not an Apache or nginx error log line")
     return [Decoded(None, hit[0], hit[1])]
+
+
+if accel.wanted():
+    decode_access = accelerated_access_decoder() or decode_access_py

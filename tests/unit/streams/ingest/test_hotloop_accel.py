@@ -177,7 +177,8 @@ def test_deliver_is_the_python_deliver(calls, enriched, keep):
     events = [[], []] if keep else [None, None]
     for ev, coords in calls:
         results = []
-        for fn, enricher, out, kept in zip((hotloop.deliver, hotloop._hotloop.deliver), enrichers, outs, events):
+        for fn, enricher, out, kept in zip((hotloop.deliver, hotloop._hotloop.deliver), enrichers, outs, events,
+                                           strict=True):
             e = copy.deepcopy(ev)
             results.append((outcome(fn, enricher, out, e, "p.logs", kept, coords), e))
         assert results[0] == results[1]
