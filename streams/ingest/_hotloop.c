@@ -18,7 +18,19 @@
 static PyObject *loads, *dumps, *json_error, *source_ref, *source_heads;
 static PyObject *s_active, *s_memo, *s_resolve, *s_by_topic, *s_event_sources, *s_routes, *s_json_logs,
     *s_event, *s_cfg, *s_max_record_bytes, *s_redact, *s_record_failed, *s_enricher, *s_tenant, *s_service,
-    *s_host, *s_env, *s_attributes, *s_bar, *s_empty, *s_kinds, *s_resource_logs, *s_resource_metrics;
+    *s_host, *s_env, *s_attributes, *s_bar, *s_empty, *s_kinds, *s_resource_logs, *s_resource_metrics, *s_normalizer, *s_kind_topic, *s_decode, *s_stream,
+    *s_log, *s_observed_ts, *s_settle, *s_max_events_per_record;
+
+static PyObject *
+imported(const char *module, const char *name)
+{
+    PyObject *m = PyImport_ImportModule(module);
+    if (m == NULL)
+        return NULL;
+    PyObject *v = PyObject_GetAttrString(m, name);
+    Py_DECREF(m);
+    return v;
+}
 
 /* What `deliver` reads of the Enricher and the IngestOutput: looked up once per batch
    in `run`, once per call in the Python-facing `deliver`. */
@@ -375,17 +387,92 @@ call_one(PyObject *one, PyObject *record, unsigned char flag)
     return 0;
 }
 
+/* What one call of `run` works with: looked up once per batch. */
+typedef struct {
+    Sink sink;
+    PyObject *ingestor, *observed, *out, *events, *ctx; /* borrowed: the arguments */
+    PyObject *routes, *fast, *kinds, *normalizer, *kind_topic, *decode, *failed, *failure_of, *enricher;
+    Py_ssize_t max_bytes, max_events;
+} Batch;
+
+static void
+batch_clear(Batch *b)
+{
+    sink_clear(&b->sink);
+    Py_CLEAR(b->routes);
+    Py_CLEAR(b->fast);
+    Py_CLEAR(b->kinds);
+    Py_CLEAR(b->normalizer);
+    Py_CLEAR(b->kind_topic);
+    Py_CLEAR(b->decode);
+    Py_CLEAR(b->failed);
+    Py_CLEAR(b->failure_of);
+    Py_CLEAR(b->enricher);
+}
+
+static Py_ssize_t
+size_setting(PyObject *cfg, PyObject *name)
+{
+    PyObject *v = PyObject_GetAttr(cfg, name);
+    if (v == NULL)
+        return -1;
+    Py_ssize_t n = PyLong_AsSsize_t(v);
+    Py_DECREF(v);
+    return n;
+}
+
+static int
+batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyObject *events, PyObject *ctx)
+{
+    memset(b, 0, sizeof(*b));
+    b->ingestor = ingestor;
+    b->observed = observed;
+    b->out = out;
+    b->events = events;
+    b->ctx = ctx;
+    PyObject *json_logs = NULL, *cfg = NULL, *decoders = NULL;
+    int r = -1;
+    if ((b->routes = PyObject_GetAttr(ingestor, s_routes)) == NULL
+        || (json_logs = PyObject_GetAttr(ingestor, s_json_logs)) == NULL
+        || (b->fast = PyObject_GetAttr(json_logs, s_event)) == NULL
+        || (b->kinds = PyObject_GetAttr(json_logs, s_kinds)) == NULL
+        || (b->normalizer = PyObject_GetAttr(ingestor, s_normalizer)) == NULL
+        || (b->kind_topic = PyObject_GetAttr(ingestor, s_kind_topic)) == NULL
+        || (b->failed = PyObject_GetAttr(ingestor, s_record_failed)) == NULL
+        || (b->failure_of = imported("streams.ingest.pipeline", "_failure")) == NULL
+        || (decoders = PyImport_ImportModule("streams.ingest.decoders")) == NULL
+        || (b->decode = PyObject_GetAttr(decoders, s_decode)) == NULL
+        || (b->enricher = PyObject_GetAttr(ingestor, s_enricher)) == NULL
+        || (cfg = PyObject_GetAttr(ingestor, s_cfg)) == NULL)
+        goto done;
+    if (!PyDict_Check(b->routes) || !PyDict_Check(b->kinds) || !PyDict_Check(b->kind_topic)) {
+        PyErr_SetString(PyExc_TypeError, "run: Ingestor._routes, ._kind_topic and JsonLogs.kinds must be dicts");
+        goto done;
+    }
+    if (((b->max_bytes = size_setting(cfg, s_max_record_bytes)) == -1
+         || (b->max_events = size_setting(cfg, s_max_events_per_record)) == -1) && PyErr_Occurred())
+        goto done;
+    r = sink_init(&b->sink, b->enricher, out);
+done:
+    Py_XDECREF(json_logs);
+    Py_XDECREF(cfg);
+    Py_XDECREF(decoders);
+    if (r < 0)
+        batch_clear(b);
+    return r;
+}
+
 /* One plain JSON record: a log (`kinds` NULL) or, with the route's kind looked up in
-   `kinds`, a metric sample or security event. 1 when it left the road (nothing done
+   the kinds, a metric sample or security event. 1 when it left the road (nothing done
    yet: `one` takes it), 0 when handled (delivered or dead-lettered), -1 on an error
    to raise. */
 static int
-json_record(Sink *k, PyObject *ingestor, PyObject *fast, PyObject *kinds, PyObject *failed, PyObject *value,
-            PyObject *topic, PyObject *partition, PyObject *offset, PyObject *route, unsigned char flag,
-            PyObject *observed, PyObject *out, PyObject *events)
+json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyObject *offset, PyObject *route,
+            unsigned char flag)
 {
     const char *s = PyBytes_AS_STRING(value);
     Py_ssize_t n = PyBytes_GET_SIZE(value);
+    int log = PyTuple_GET_ITEM(route, 4) == Py_True;
     PyObject *d = PyObject_CallOneArg(loads, value), *ev;
     if (d == NULL) {
         if (!PyErr_ExceptionMatches(json_error))
@@ -393,10 +480,10 @@ json_record(Sink *k, PyObject *ingestor, PyObject *fast, PyObject *kinds, PyObje
         PyErr_Clear();
         return 1;
     }
-    if (kinds == NULL) {
+    if (log) {
         PyObject *flat = memchr(s + 1, '{', n - 1) == NULL ? Py_True : Py_False;
-        PyObject *a[6] = {d, observed, topic, partition, offset, flat};
-        ev = PyObject_Vectorcall(fast, a, 6, NULL);
+        PyObject *a[6] = {d, b->observed, topic, partition, offset, flat};
+        ev = PyObject_Vectorcall(b->fast, a, 6, NULL);
     }
     else {
         int otlp = PyDict_Check(d) ? PyDict_Contains(d, s_resource_logs) : 1;
@@ -406,18 +493,18 @@ json_record(Sink *k, PyObject *ingestor, PyObject *fast, PyObject *kinds, PyObje
             Py_DECREF(d);
             return otlp < 0 ? -1 : 1; /* an OTLP batch (or no object): the generic path, from the bytes */
         }
-        PyObject *normalizer = PyDict_GetItemWithError(kinds, PyTuple_GET_ITEM(route, 2));
-        if (normalizer == NULL) {
+        PyObject *maker = PyDict_GetItemWithError(b->kinds, PyTuple_GET_ITEM(route, 2));
+        if (maker == NULL) {
             Py_DECREF(d);
             return PyErr_Occurred() ? -1 : 1;
         }
-        PyObject *call[6] = {normalizer, d, observed, topic, partition, offset};
+        PyObject *call[6] = {maker, d, b->observed, topic, partition, offset};
         ev = PyObject_VectorcallMethod(s_event, call, 6, NULL);
     }
     Py_DECREF(d);
     PyObject *stream = PyTuple_GET_ITEM(route, 0), *dest = PyTuple_GET_ITEM(route, 3);
     if (ev == NULL)
-        return record_failed(failed, out, value, topic, partition, offset, stream, observed);
+        return record_failed(b->failed, b->out, value, topic, partition, offset, stream, b->observed);
     if (ev == Py_None) {
         Py_DECREF(ev);
         return 1; /* an OTLP batch: the generic path, from the bytes */
@@ -426,7 +513,7 @@ json_record(Sink *k, PyObject *ingestor, PyObject *fast, PyObject *kinds, PyObje
     if (flag) {
         PyObject *f = PyLong_FromLong(flag), *done = NULL;
         if (f != NULL) {
-            done = PyObject_CallMethodObjArgs(ingestor, s_redact, out, ev, observed, f, NULL);
+            done = PyObject_CallMethodObjArgs(b->ingestor, s_redact, b->out, ev, b->observed, f, NULL);
             Py_DECREF(f);
         }
         if (done == NULL)
@@ -434,52 +521,179 @@ json_record(Sink *k, PyObject *ingestor, PyObject *fast, PyObject *kinds, PyObje
         Py_XDECREF(done);
     }
     if (r == 0)
-        r = deliver_event(k, ev, dest, events, topic, partition, offset, zero);
+        r = deliver_event(&b->sink, ev, dest, b->events, topic, partition, offset, zero);
     Py_DECREF(ev);
     if (r < 0)
-        return record_failed(failed, out, value, topic, partition, offset, stream, observed);
+        return record_failed(b->failed, b->out, value, topic, partition, offset, stream, b->observed);
     return 0;
 }
 
-/* run(ingestor, records, need, observed, out, events, one) */
+/* Ingestor._failure(exc) appended to `failures` (created on the first); for an
+   Exception only, as the Python `except Exception` takes. */
+static int
+add_failure(PyObject **failures, PyObject *failure_of)
+{
+    if (!PyErr_ExceptionMatches(PyExc_Exception))
+        return -1;
+    PyObject *type, *exc, *tb;
+    PyErr_Fetch(&type, &exc, &tb);
+    PyErr_NormalizeException(&type, &exc, &tb);
+    if (tb != NULL && exc != NULL)
+        PyException_SetTraceback(exc, tb);
+    PyObject *failure = PyObject_CallOneArg(failure_of, exc != NULL ? exc : Py_None);
+    Py_XDECREF(type);
+    Py_XDECREF(exc);
+    Py_XDECREF(tb);
+    if (failure == NULL || (*failures == NULL && (*failures = PyList_New(0)) == NULL)) {
+        Py_XDECREF(failure);
+        return -1;
+    }
+    int r = PyList_Append(*failures, failure);
+    Py_DECREF(failure);
+    return r;
+}
+
+/* The event of one decoded record (Decoded: kind, fields, attributes, labels), as
+   `Ingestor._generic` builds it, and its destination topic (borrowed). */
+static PyObject *
+decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, PyObject *partition,
+              PyObject *offset, PyObject *index, PyObject **dest)
+{
+    if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) < 4) {
+        PyErr_SetString(PyExc_TypeError, "a decoder returned something other than Decoded records");
+        return NULL;
+    }
+    PyObject *kind = PyTuple_GET_ITEM(rec, 0), *fields = PyTuple_GET_ITEM(rec, 1),
+             *attributes = PyTuple_GET_ITEM(rec, 2), *ev;
+    int set = PyObject_IsTrue(kind);
+    if (set < 0)
+        return NULL;
+    if (!set)
+        kind = stream_kind;
+    int is_log = PyUnicode_Check(kind) ? PyUnicode_CompareWithASCIIString(kind, "log") == 0 : 0;
+    if (is_log) {
+        PyObject *a[8] = {fields, b->observed, topic, partition, offset, Py_False, attributes, index};
+        ev = PyObject_Vectorcall(b->fast, a, 8, NULL);
+        if (ev == Py_None) {
+            Py_DECREF(ev);
+            PyObject *coords = PyTuple_Pack(4, topic, partition, offset, index);
+            if (coords == NULL)
+                return NULL;
+            PyObject *c[5] = {b->normalizer, fields, b->observed, coords, attributes};
+            ev = PyObject_VectorcallMethod(s_log, c, 5, NULL);
+            Py_DECREF(coords);
+        }
+    }
+    else {
+        PyObject *maker = PyDict_GetItemWithError(b->kinds, kind);
+        if (maker == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, kind);
+            return NULL;
+        }
+        int is_metric = PyUnicode_Check(kind) ? PyUnicode_CompareWithASCIIString(kind, "metric") == 0 : 0;
+        PyObject *a[9] = {maker, fields, b->observed, topic, partition, offset, attributes, index,
+                          PyTuple_GET_ITEM(rec, 3)};
+        ev = PyObject_VectorcallMethod(s_event, a, is_metric ? 9 : 8, NULL);
+    }
+    if (ev == NULL)
+        return NULL;
+    if ((*dest = PyDict_GetItemWithError(b->kind_topic, kind)) == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetObject(PyExc_KeyError, kind);
+        Py_DECREF(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+/* A record of any other format (`Ingestor._generic`): decoded by the Python
+   decoders, its events built and delivered here. 1 when the Python path must take
+   it (the decoder raised, or gave no events or too many: nothing done yet but the
+   decoders' memos), 0 when handled, -1 on an error to raise. */
+static int
+text_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyObject *offset, PyObject *route,
+            unsigned char flag)
+{
+    PyObject *stream = PyTuple_GET_ITEM(route, 0);
+    if (PyObject_SetAttr(b->ctx, s_stream, stream) < 0)
+        return -1;
+    PyObject *a[3] = {value, PyTuple_GET_ITEM(route, 1), b->ctx};
+    PyObject *decoded = PyObject_Vectorcall(b->decode, a, 3, NULL);
+    if (decoded == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return -1;
+        PyErr_Clear();
+        return 1;
+    }
+    Py_ssize_t n = PyList_Check(decoded) ? PyList_GET_SIZE(decoded) : 0;
+    if (n == 0 || n > b->max_events) {
+        Py_DECREF(decoded);
+        return 1;
+    }
+    PyObject *failures = NULL;
+    int r = 0;
+    for (Py_ssize_t i = 0; i < n && r == 0 && i < PyList_GET_SIZE(decoded); i++) {
+        PyObject *rec = PyList_GET_ITEM(decoded, i), *dest = NULL, *ev = NULL;
+        PyObject *index = PyLong_FromSsize_t(i);
+        if (index == NULL) {
+            r = -1;
+            break;
+        }
+        Py_INCREF(rec);
+        ev = decoded_event(b, rec, PyTuple_GET_ITEM(route, 2), topic, partition, offset, index, &dest);
+        int ok = ev != NULL;
+        if (ok && flag) {
+            PyObject *seen = item(ev, s_observed_ts), *f = NULL, *done = NULL;
+            if (seen != NULL && (f = PyLong_FromLong(flag)) != NULL)
+                done = PyObject_CallMethodObjArgs(b->ingestor, s_redact, b->out, ev, seen, f, NULL);
+            ok = done != NULL;
+            Py_XDECREF(f);
+            Py_XDECREF(done);
+        }
+        if (ok)
+            ok = deliver_event(&b->sink, ev, dest, b->events, topic, partition, offset, index) == 0;
+        if (!ok && add_failure(&failures, b->failure_of) < 0)
+            r = -1;
+        Py_XDECREF(ev);
+        Py_DECREF(rec);
+        Py_DECREF(index);
+    }
+    if (r == 0 && failures != NULL) {
+        PyObject *count = PyLong_FromSsize_t(n), *done = NULL;
+        if (count != NULL)
+            done = PyObject_CallMethodObjArgs(b->ingestor, s_settle, b->out, failures, count, value, topic,
+                                              partition, offset, stream, b->observed, NULL);
+        if (done == NULL)
+            r = -1;
+        Py_XDECREF(count);
+        Py_XDECREF(done);
+    }
+    Py_XDECREF(failures);
+    Py_DECREF(decoded);
+    return r;
+}
+
+/* run(ingestor, records, need, observed, out, events, one, ctx) */
 static PyObject *
 py_run(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)mod;
-    if (nargs != 7) {
-        PyErr_Format(PyExc_TypeError, "run expected 7 arguments, got %zd", nargs);
+    if (nargs != 8) {
+        PyErr_Format(PyExc_TypeError, "run expected 8 arguments, got %zd", nargs);
         return NULL;
     }
-    PyObject *ingestor = args[0], *records = args[1], *need = args[2], *observed = args[3], *out = args[4],
-             *events = args[5], *one = args[6];
+    PyObject *records = args[1], *need = args[2], *observed = args[3], *events = args[5], *one = args[6];
     if (!PyList_Check(records) || !PyByteArray_Check(need) || PyByteArray_GET_SIZE(need) != PyList_GET_SIZE(records)
         || !PyFloat_CheckExact(observed) || (events != Py_None && !PyList_Check(events))) {
         PyErr_SetString(PyExc_TypeError, "run: records (list), need (bytearray of as many flags), observed "
                                          "(float), events (list or None)");
         return NULL;
     }
-    PyObject *routes = NULL, *json_logs = NULL, *fast = NULL, *kinds = NULL, *cfg = NULL, *limit = NULL, *failed = NULL,
-             *enricher = NULL, *result = NULL;
-    Sink k;
-    int sunk = 0;
-    if ((routes = PyObject_GetAttr(ingestor, s_routes)) == NULL
-        || (json_logs = PyObject_GetAttr(ingestor, s_json_logs)) == NULL
-        || (fast = PyObject_GetAttr(json_logs, s_event)) == NULL
-        || (kinds = PyObject_GetAttr(json_logs, s_kinds)) == NULL || (cfg = PyObject_GetAttr(ingestor, s_cfg)) == NULL
-        || (limit = PyObject_GetAttr(cfg, s_max_record_bytes)) == NULL
-        || (failed = PyObject_GetAttr(ingestor, s_record_failed)) == NULL
-        || (enricher = PyObject_GetAttr(ingestor, s_enricher)) == NULL)
-        goto done;
-    if (!PyDict_Check(routes) || !PyDict_Check(kinds)) {
-        PyErr_SetString(PyExc_TypeError, "run: Ingestor._routes and JsonLogs.kinds must be dicts");
-        goto done;
-    }
-    Py_ssize_t max_bytes = PyLong_AsSsize_t(limit);
-    if (max_bytes == -1 && PyErr_Occurred())
-        goto done;
-    if (sink_init(&k, enricher, out) < 0)
-        goto done;
-    sunk = 1;
+    Batch b;
+    if (batch_init(&b, args[0], observed, args[4], events, args[7]) < 0)
+        return NULL;
+    PyObject *result = NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
         PyObject *record = PyList_GET_ITEM(records, i);
         unsigned char flag = (unsigned char)PyByteArray_AS_STRING(need)[i];
@@ -487,18 +701,20 @@ py_run(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         Py_INCREF(record); /* `one` or a callback may change the list */
         if (PyTuple_CheckExact(record) && PyTuple_GET_SIZE(record) == 4) {
             PyObject *value = PyTuple_GET_ITEM(record, 0), *topic = PyTuple_GET_ITEM(record, 1);
-            PyObject *route = PyDict_GetItemWithError(routes, topic);
+            PyObject *route = PyDict_GetItemWithError(b.routes, topic);
+            /* route: (stream, format, kind, destination, JSON logs, JSON allowed) */
             if (route == NULL && PyErr_Occurred())
                 r = -1;
-            /* route: (stream, format, kind, destination, JSON logs, JSON allowed) */
             else if (route != NULL && PyTuple_CheckExact(route) && PyTuple_GET_SIZE(route) == 6
-                     && PyTuple_GET_ITEM(route, 5) == Py_True && PyBytes_CheckExact(value)
-                     && PyBytes_GET_SIZE(value) <= max_bytes && PyBytes_GET_SIZE(value) > 0
-                     && PyBytes_AS_STRING(value)[0] == '{') {
+                     && PyBytes_CheckExact(value) && PyBytes_GET_SIZE(value) <= b.max_bytes) {
                 Py_INCREF(route);
-                r = json_record(&k, ingestor, fast, PyTuple_GET_ITEM(route, 4) == Py_True ? NULL : kinds, failed,
-                                value, topic, PyTuple_GET_ITEM(record, 2), PyTuple_GET_ITEM(record, 3), route, flag,
-                                observed, out, events);
+                if (PyTuple_GET_ITEM(route, 5) == Py_True && PyBytes_GET_SIZE(value) > 0
+                    && PyBytes_AS_STRING(value)[0] == '{')
+                    r = json_record(&b, value, topic, PyTuple_GET_ITEM(record, 2), PyTuple_GET_ITEM(record, 3),
+                                    route, flag);
+                else
+                    r = text_record(&b, value, topic, PyTuple_GET_ITEM(record, 2), PyTuple_GET_ITEM(record, 3),
+                                    route, flag);
                 Py_DECREF(route);
             }
         }
@@ -515,16 +731,7 @@ py_run(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
     result = Py_None;
     Py_INCREF(result);
 done:
-    if (sunk)
-        sink_clear(&k);
-    Py_XDECREF(routes);
-    Py_XDECREF(json_logs);
-    Py_XDECREF(fast);
-    Py_XDECREF(kinds);
-    Py_XDECREF(cfg);
-    Py_XDECREF(limit);
-    Py_XDECREF(failed);
-    Py_XDECREF(enricher);
+    batch_clear(&b);
     return result;
 }
 
@@ -532,7 +739,7 @@ static PyMethodDef methods[] = {
     {"deliver", (PyCFunction)(void (*)(void))py_deliver, METH_FASTCALL,
      "deliver(enricher, out, ev, dest, events, coords): hotloop.deliver in C"},
     {"run", (PyCFunction)(void (*)(void))py_run, METH_FASTCALL,
-     "run(ingestor, records, need, observed, out, events, one): the per-record loop of a batch"},
+     "run(ingestor, records, need, observed, out, events, one, ctx): the per-record loop of a batch"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -548,17 +755,6 @@ intern(PyObject **slot, const char *text)
     return *slot == NULL ? -1 : 0;
 }
 
-static PyObject *
-imported(const char *module, const char *name)
-{
-    PyObject *m = PyImport_ImportModule(module);
-    if (m == NULL)
-        return NULL;
-    PyObject *v = PyObject_GetAttrString(m, name);
-    Py_DECREF(m);
-    return v;
-}
-
 PyMODINIT_FUNC
 PyInit__hotloop(void)
 {
@@ -571,7 +767,11 @@ PyInit__hotloop(void)
         || intern(&s_tenant, "tenant") < 0 || intern(&s_service, "service") < 0 || intern(&s_host, "host") < 0
         || intern(&s_env, "env") < 0 || intern(&s_attributes, "attributes") < 0 || intern(&s_bar, "|") < 0
         || intern(&s_empty, "") < 0 || intern(&s_kinds, "kinds") < 0
-        || intern(&s_resource_logs, "resourceLogs") < 0 || intern(&s_resource_metrics, "resourceMetrics") < 0)
+        || intern(&s_resource_logs, "resourceLogs") < 0 || intern(&s_resource_metrics, "resourceMetrics") < 0
+        || intern(&s_normalizer, "normalizer") < 0 || intern(&s_kind_topic, "_kind_topic") < 0
+        || intern(&s_decode, "decode") < 0 || intern(&s_stream, "stream") < 0 || intern(&s_log, "log") < 0
+        || intern(&s_observed_ts, "observed_ts") < 0 || intern(&s_settle, "_settle") < 0
+        || intern(&s_max_events_per_record, "max_events_per_record") < 0)
         return NULL;
     if ((zero = PyLong_FromLong(0)) == NULL || (loads = imported("orjson", "loads")) == NULL
         || (dumps = imported("orjson", "dumps")) == NULL || (json_error = imported("orjson", "JSONDecodeError")) == NULL

@@ -165,10 +165,11 @@ class Ingestor:
     def _process(self, records, observed: float, keep_events: bool) -> IngestOutput:
         out = IngestOutput()
         need = self._flags(records)
-        one = self._record_handler(out, observed, keep_events)
+        ctx = DecodeContext(observed, self.times, auth_as_security=self.cfg.auth_as_security)
+        one = self._record_handler(out, observed, keep_events, ctx)
         if self._loop is not None and not self.cfg.lineage and not self.redactor.hash_fields:
-            # The JSON logs of the batch in C; every other record through `one`.
-            self._loop(self, records, need, observed, out, out.events if keep_events else None, one)
+            # The common records of the batch in C; the others through `one`.
+            self._loop(self, records, need, observed, out, out.events if keep_events else None, one, ctx)
         else:
             for record, flag in zip(records, need, strict=True):
                 one(record, flag)
@@ -188,7 +189,7 @@ class Ingestor:
             need[i] = 2
         return need
 
-    def _record_handler(self, out: IngestOutput, observed: float, keep_events: bool):
+    def _record_handler(self, out: IngestOutput, observed: float, keep_events: bool, ctx: DecodeContext):
         """The per-record path of one batch, `one(record, flag)`: a closure, so that the
         names it reads every record are its own cells rather than attribute look-ups."""
         max_bytes = self.cfg.max_record_bytes
@@ -196,7 +197,6 @@ class Ingestor:
         routes = self._routes
         fast = self._json_logs.event
         emit = self._emit
-        ctx = DecodeContext(observed, self.times, auth_as_security=self.cfg.auth_as_security)
         events = out.events if keep_events else None
 
         def one(record: tuple, flag: int) -> None:
@@ -248,12 +248,7 @@ class Ingestor:
     def _record_failed(self, out: IngestOutput, exc: Exception, value: bytes, topic: str, partition: int,
                        offset: int, stream: str, observed: float) -> None:
         """A record whose event could not be built: a dead letter, never a dead worker."""
-        if isinstance(exc, DecodeError):
-            reason = "schema_violation" if exc.reason == "non_finite_value" else exc.reason
-            self._dead_letter(out, reason, exc.detail, value, topic, partition, offset, stream, observed)
-        else:  # a bug
-            self._dead_letter(out, "internal_error", repr(exc)[:500], value, topic, partition, offset, stream,
-                              observed)
+        self._settle(out, [_failure(exc)], 1, value, topic, partition, offset, stream, observed)
 
     def _normalize_one(self, out: IngestOutput, d, value: bytes, topic: str, partition: int, offset: int,
                        stream: str, kind: str, observed: float, flagged: int, events: list | None) -> None:
@@ -287,12 +282,8 @@ class Ingestor:
                 raise DecodeError("empty", "record holds no events")
             if len(decoded) > self.cfg.max_events_per_record:
                 raise DecodeError("too_many_events", f"{len(decoded)} events > {self.cfg.max_events_per_record}")
-        except DecodeError as exc:
-            self._dead_letter(out, exc.reason, exc.detail, value, topic, partition, offset, stream, observed)
-            return
-        except Exception as exc:  # a decoder bug must not kill the worker
-            self._dead_letter(out, "internal_error", repr(exc)[:500], value, topic, partition, offset, stream,
-                              observed)
+        except Exception as exc:  # a decoder bug must not kill the worker either
+            self._record_failed(out, exc, value, topic, partition, offset, stream, observed)
             return
         failures: list[tuple[str, str]] = []
         for index, rec in enumerate(decoded):
@@ -313,13 +304,16 @@ class Ingestor:
                     ev = self._json_logs.kinds[kind].event(rec.fields, observed, topic, partition, offset,
                                                            rec.attributes, index)
                 self._emit(out, ev, self._kind_topic[kind], flagged, events, coords)
-            except DecodeError as exc:
-                failures.append((exc.reason, exc.detail))
-                continue
             except Exception as exc:  # a normalizer bug must not kill the worker
-                failures.append(("internal_error", repr(exc)[:500]))
-                continue
-        if len(failures) == len(decoded):
+                failures.append(_failure(exc))
+        if failures:
+            self._settle(out, failures, len(decoded), value, topic, partition, offset, stream, observed)
+
+    def _settle(self, out: IngestOutput, failures: list[tuple[str, str]], n: int, value: bytes, topic: str,
+                partition: int, offset: int, stream: str, observed: float) -> None:
+        """A record of n events of which some failed: a dead letter when all did, else
+        the failed ones are counted as skipped."""
+        if len(failures) == n:
             reason, detail = failures[0]
             if reason == "non_finite_value":
                 reason = "schema_violation"
@@ -362,6 +356,13 @@ class Ingestor:
         }
         out.add(self.topics.dlq, reason.encode(), orjson.dumps(record), source.ref(topic, partition, offset))
         _count(out.dropped, reason)
+
+
+def _failure(exc: Exception) -> tuple[str, str]:
+    """(reason, detail) of an event that could not be built."""
+    if isinstance(exc, DecodeError):
+        return exc.reason, exc.detail
+    return "internal_error", repr(exc)[:500]  # a bug
 
 
 def _truncate(text: str) -> str:

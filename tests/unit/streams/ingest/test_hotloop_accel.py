@@ -111,6 +111,45 @@ def test_records_that_leave_the_road_take_the_python_path():
     both(records)
 
 
+TEXT = [
+    b"<38>Dec 31 23:59:50 bastion-01 sshd[4242]: Failed password for root from 203.0.113.9 port 50022 ssh2",
+    b'<165>1 2025-12-31T23:59:50.123Z gw-01 api 77 ID47 [meta@32473 region="eu-west-1"] card 4111 1111 1111 1111',
+    b'203.0.113.9 - - [31/Dec/2025:23:59:40 +0000] "GET /v1/charges HTTP/1.1" 200 5120 "-" "curl/8"',
+    b'ts=2025-12-31T23:59:50Z level=warn service=ledger msg="password=hunter2 rejected" duration_ms=4',
+    b"CEF:0|Acme|WAF|1.0|100|blocked|7|src=203.0.113.9 suser=alice act=blocked",
+    b"[Sun Dec 31 23:59:50 2025] [error] [client 203.0.113.9] File does not exist: /var/www/favicon.ico",
+    b"plain text line with no structure at all",
+    b"   \t  ",  # blank: a dead letter
+    b"\xff\xfe not UTF-8",
+    b"# TYPE q gauge\nq 1\nq{a=\"b\"} NaN\nq{a=\"c\"} 3\n",  # one sample skipped (not finite)
+    b"# TYPE q gauge\nq NaN\n",  # every sample fails: a dead letter
+    b"# TYPE r counter\nr_total 1\nr_total{x=\"1\"} 2\nr_total{x=\"2\"} 3\n",  # over the limit of 2
+    b'[{"msg": "a"}, {"msg": "b"}, 7]',
+]
+
+
+@needs_c
+def test_text_records_go_through_the_decoders_the_same_way():
+    records = [(v, T.raw(stream), i % 3, i) for i, v in enumerate(TEXT) for stream in ("logs", "metrics", "security")]
+    both(records, IngestConfig(enrichment=TABLES, max_events_per_record=2))
+    both(records, IngestConfig(auth_as_security=False))
+    both(records, IngestConfig(formats={T.raw("logs"): "syslog", "metrics": "prometheus"}))
+
+
+@needs_c
+def test_a_normalizer_failure_inside_a_multi_event_record_is_skipped_in_both():
+    def broken(*args, **kwargs):
+        raise RuntimeError("normalizer bug")
+
+    records = [(b"# TYPE q gauge\nq 1\nq 2\n", T.raw("metrics"), 0, 1), (b"level=info msg=x", T.raw("logs"), 0, 2)]
+    py, c = ingestors()
+    for ing in (py, c):
+        ing._json_logs.kinds["metric"].event = broken
+    expected = output(py.process(copy.deepcopy(records), OBSERVED))
+    actual = output(c.process(copy.deepcopy(records), OBSERVED))
+    assert repr(actual) == repr(expected) and actual[1] == {"internal_error": 1}
+
+
 @needs_c
 def test_a_failure_after_the_event_exists_is_a_dead_letter_in_both():
     def broken(key):
