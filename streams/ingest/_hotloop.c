@@ -392,6 +392,7 @@ typedef struct {
     Sink sink;
     PyObject *ingestor, *observed, *out, *events, *ctx; /* borrowed: the arguments */
     PyObject *routes, *fast, *kinds, *normalizer, *kind_topic, *decode, *failed, *failure_of, *enricher;
+    PyObject *may_hold_card; /* redact._may_hold_card */
     Py_ssize_t max_bytes, max_events;
 } Batch;
 
@@ -408,6 +409,7 @@ batch_clear(Batch *b)
     Py_CLEAR(b->failed);
     Py_CLEAR(b->failure_of);
     Py_CLEAR(b->enricher);
+    Py_CLEAR(b->may_hold_card);
 }
 
 static Py_ssize_t
@@ -440,6 +442,7 @@ batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyOb
         || (b->kind_topic = PyObject_GetAttr(ingestor, s_kind_topic)) == NULL
         || (b->failed = PyObject_GetAttr(ingestor, s_record_failed)) == NULL
         || (b->failure_of = imported("streams.ingest.pipeline", "_failure")) == NULL
+        || (b->may_hold_card = imported("streams.ingest.redact", "_may_hold_card")) == NULL
         || (decoders = PyImport_ImportModule("streams.ingest.decoders")) == NULL
         || (b->decode = PyObject_GetAttr(decoders, s_decode)) == NULL
         || (b->enricher = PyObject_GetAttr(ingestor, s_enricher)) == NULL
@@ -460,6 +463,32 @@ done:
     if (r < 0)
         batch_clear(b);
     return r;
+}
+
+/* Ingestor._redact(out, ev, observed, flag), skipped where it would do nothing: a
+   record flagged for card numbers only (1) whose event has no string
+   Redactor.cards would look at. */
+static int
+redact(Batch *b, PyObject *ev, PyObject *observed, unsigned char flag)
+{
+    if (flag == 1) {
+        PyObject *maybe = PyObject_CallOneArg(b->may_hold_card, ev);
+        if (maybe == NULL)
+            return -1;
+        int look = PyObject_IsTrue(maybe);
+        Py_DECREF(maybe);
+        if (look <= 0)
+            return look;
+    }
+    PyObject *f = PyLong_FromLong(flag), *done = NULL;
+    if (f != NULL) {
+        done = PyObject_CallMethodObjArgs(b->ingestor, s_redact, b->out, ev, observed, f, NULL);
+        Py_DECREF(f);
+    }
+    if (done == NULL)
+        return -1;
+    Py_DECREF(done);
+    return 0;
 }
 
 /* One plain JSON record: a log (`kinds` NULL) or, with the route's kind looked up in
@@ -509,17 +538,7 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
         Py_DECREF(ev);
         return 1; /* an OTLP batch: the generic path, from the bytes */
     }
-    int r = 0;
-    if (flag) {
-        PyObject *f = PyLong_FromLong(flag), *done = NULL;
-        if (f != NULL) {
-            done = PyObject_CallMethodObjArgs(b->ingestor, s_redact, b->out, ev, b->observed, f, NULL);
-            Py_DECREF(f);
-        }
-        if (done == NULL)
-            r = -1;
-        Py_XDECREF(done);
-    }
+    int r = flag ? redact(b, ev, b->observed, flag) : 0;
     if (r == 0)
         r = deliver_event(&b->sink, ev, dest, b->events, topic, partition, offset, zero);
     Py_DECREF(ev);
@@ -644,12 +663,8 @@ text_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
         ev = decoded_event(b, rec, PyTuple_GET_ITEM(route, 2), topic, partition, offset, index, &dest);
         int ok = ev != NULL;
         if (ok && flag) {
-            PyObject *seen = item(ev, s_observed_ts), *f = NULL, *done = NULL;
-            if (seen != NULL && (f = PyLong_FromLong(flag)) != NULL)
-                done = PyObject_CallMethodObjArgs(b->ingestor, s_redact, b->out, ev, seen, f, NULL);
-            ok = done != NULL;
-            Py_XDECREF(f);
-            Py_XDECREF(done);
+            PyObject *seen = item(ev, s_observed_ts);
+            ok = seen != NULL && redact(b, ev, seen, flag) == 0;
         }
         if (ok)
             ok = deliver_event(&b->sink, ev, dest, b->events, topic, partition, offset, index) == 0;
