@@ -34,7 +34,6 @@ as one event does; the events that fail are counted in `skipped` by reason.
 
 from __future__ import annotations
 
-import gc
 import logging
 from dataclasses import dataclass, field
 
@@ -57,6 +56,7 @@ from streams.ingest.normalize import Normalizer
 from streams.ingest.precheck import PreCheck
 from streams.ingest.redact import Redactor, card_network
 from streams.ingest.timeparse import TimeParser
+from streams.runtime import gc_paused
 
 __all__ = ["IngestConfig", "IngestOutput", "Ingestor", "RedactionConfig", "RedactionPattern", "EnrichmentConfig",
            "MAX_DLQ_PAYLOAD", "CARD_SIGNAL"]
@@ -153,14 +153,8 @@ class Ingestor:
         """records: (value, topic, partition, offset). Never raises on bad input."""
         if self.enricher.active:
             self.enricher.maybe_reload()
-        paused = self.cfg.pause_gc and gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
+        with gc_paused(self.cfg.pause_gc):
             return self._process(records, observed, keep_events)
-        finally:
-            if paused:
-                gc.enable()
 
     def _process(self, records, observed: float, keep_events: bool) -> IngestOutput:
         out = IngestOutput()

@@ -21,7 +21,7 @@ from streams.aggregate import WindowAggregator, WindowConfig
 from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
 from streams.ingest.routing import DetectFilter
 from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, LATE, SENT
-from streams.runtime import BatchConsumer, Stopper, backoff_delays, next_offsets, sleep_polling
+from streams.runtime import BatchConsumer, Stopper, backoff_delays, gc_paused, next_offsets, sleep_polling
 
 log = logging.getLogger(__name__)
 STAGE = "ingest"
@@ -71,6 +71,13 @@ class IngestWorker:
         msgs = self.consumer.batch(self.cfg.batch_size, self.cfg.batch_timeout_s)
         if not msgs:
             return 0
+        # The whole batch, aggregation and output too; the collector comes back once the
+        # batch's objects are freed, so that it never walks them.
+        with gc_paused(self.ingestor.cfg.pause_gc):
+            self._step(msgs)
+        return len(msgs)
+
+    def _step(self, msgs: list) -> None:
         started = time.perf_counter()
         now = self.clock()
         out = self._process(msgs, now)
@@ -81,7 +88,6 @@ class IngestWorker:
             DROPPED.labels(STAGE, reason).inc(n)
         BATCH_SECONDS.labels(STAGE).observe(time.perf_counter() - started)
         self.batches += 1
-        return len(msgs)
 
     def _process(self, msgs, now: float) -> IngestOutput:
         """Ingest the batch in one call (the redaction pre-check has a per-call cost), then
