@@ -170,7 +170,7 @@ class StoreWorker:
         if stream in VALIDATED:
             batch = self._drop_invalid(topic, VALIDATED[stream], batch)
         try:
-            self._insert(TABLES[stream].table, partial(self.sink.write, stream, batch, dedup_token(topic, ranges)))
+            self._insert(TABLES[stream].table, partial(self.sink.write, stream, batch, dedup_token(self.cluster_id, topic, ranges)))
         except SinkError as exc:
             if exc.retryable:
                 raise
@@ -184,7 +184,7 @@ class StoreWorker:
     def _write_rollups(self, topic: str, batch: RawBatch, ranges: dict[int, tuple[int, int]]) -> None:
         partials = [orjson.loads(raw) for raw in batch["raw"]]
         columns = partials_to_columns(partials)
-        token = dedup_token(topic, ranges)
+        token = dedup_token(self.cluster_id, topic, ranges)
         for table, (template, structure) in rollup_insert_templates(self.sink.cfg.database).items():
             cols = columns.get(table)
             n = len(next(iter(cols.values()))) if cols else 0
@@ -230,7 +230,7 @@ class StoreWorker:
                 first, _ = ranges.get(p, (o, o))
                 ranges[p] = (first, o)
             try:
-                self._insert(TABLES[stream].table, partial(self.sink.write, stream, part, dedup_token(topic, ranges)))
+                self._insert(TABLES[stream].table, partial(self.sink.write, stream, part, dedup_token(self.cluster_id, topic, ranges)))
             except SinkError as inner:
                 if inner.retryable:
                     raise
@@ -264,7 +264,7 @@ class StoreWorker:
             "kind": self.stream_of_topic[topic], "payload": raw}).decode()
             for raw, p, o in zip(batch["raw"], batch["_partition"], batch["_offset"], strict=True)]
         dlq_batch: RawBatch = {**batch, "raw": rows}
-        token = f"{reason}-" + dedup_token(topic, {
+        token = f"{reason}-" + dedup_token(self.cluster_id, topic, {
             p: (o, o) for p, o in zip(batch["_partition"], batch["_offset"], strict=True)})
         self._insert("dead_letters", partial(self.sink.write, "dlq", dlq_batch, token))
         DROPPED.labels(STAGE, reason).inc(len(rows))

@@ -25,14 +25,17 @@ class RawBatch(TypedDict):
     _source_index: list[int]
 
 
-def dedup_token(topic: str, ranges: dict[int, tuple[int, int]]) -> str:
-    """Token for an insert covering, per partition, offsets first..last of `topic`.
+def dedup_token(cluster: str, topic: str, ranges: dict[int, tuple[int, int]]) -> str:
+    """Token for an insert covering, per partition, offsets first..last of `topic` on
+    the Kafka cluster `cluster`.
 
     Built only from the coordinates, so a batch rebuilt after a restart from the same
-    offsets yields the same token and ClickHouse drops the second copy.
+    offsets yields the same token and ClickHouse drops the second copy. The cluster
+    is part of them: another cluster (a new embedded broker per run, a rebuilt Kafka)
+    numbers its offsets from 0 again, and its batches are other records.
     """
     spec = ",".join(f"{p}:{a}-{b}" for p, (a, b) in sorted(ranges.items()))
-    digest = hashlib.blake2b(f"{topic}|{spec}".encode(), digest_size=12).hexdigest()
+    digest = hashlib.blake2b(f"{cluster}|{topic}|{spec}".encode(), digest_size=12).hexdigest()
     # Only [A-Za-z0-9._-] of the topic: the token goes into a SQL string literal.
     readable = re.sub(r"[^A-Za-z0-9._-]", "_", topic)
     return f"{readable}-{digest}"

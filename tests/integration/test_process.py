@@ -48,3 +48,26 @@ def test_process_accounts_for_every_line_and_redacts(tmp_path):
     assert flagged and flagged <= ATTACKERS, flagged
     cards = [a for a in result["alerts"] if a["rule_id"] == "compliance.card_number_in_logs"]
     assert cards
+
+
+def test_a_second_run_on_the_same_data_dir_lands_every_record(tmp_path):
+    """Each run starts its own embedded broker, whose offsets start at 0 again: the
+    ClickHouse insert deduplication must not take the second run's batches (and dead
+    letters) for replays of the first's."""
+    for run in range(2):
+        # fresh settings per run, as per command: a started stack writes its broker into them
+        settings = load_settings(data_dir=tmp_path / "var", **{"kafka.partitions": 1})
+        lines = [f"<134>Dec 31 23:59:{i % 60:02d} gw-0{run} api[7]: run {run} line {i}" for i in range(300)]
+        lines[150] = "\xff not UTF-8"  # one dead letter per run, at the same offset
+        path = tmp_path / f"run{run}.log"
+        path.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape").replace(b"\xc3\xbf", b"\xff"))
+        result = run_process(settings, [path], "logs", "auto", None, echo=lambda _l: None)
+        assert result["missing"] == 0 and result["duplicates"] == 0, (run, result)
+        assert result["rows"]["logs"] == 299 and result["rows"]["dead_letters"] == 1, (run, result["rows"])
+    sql = SqlClient(settings)
+    try:
+        db = settings.clickhouse.database
+        assert int(sql.scalar(f"SELECT count() FROM {db}.logs")) == 598
+        assert int(sql.scalar(f"SELECT count() FROM {db}.dead_letters")) == 2
+    finally:
+        sql.close()
