@@ -350,22 +350,37 @@ py_deliver(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 
 /* A failure once the event exists: Ingestor._record_failed, for an Exception (a
    KeyboardInterrupt or SystemExit goes on up, as in Python). */
-static int
-record_failed(PyObject *failed, PyObject *out, PyObject *value, PyObject *topic, PyObject *partition,
-              PyObject *offset, PyObject *stream, PyObject *observed)
+/* The raised Exception, taken (a new reference), as `except Exception as exc` takes
+   it; NULL with the error still set for a KeyboardInterrupt, SystemExit and the like. */
+static PyObject *
+caught(void)
 {
     if (!PyErr_ExceptionMatches(PyExc_Exception))
-        return -1;
+        return NULL;
     PyObject *type, *exc, *tb;
     PyErr_Fetch(&type, &exc, &tb);
     PyErr_NormalizeException(&type, &exc, &tb);
     if (tb != NULL && exc != NULL)
         PyException_SetTraceback(exc, tb);
-    PyObject *a[8] = {out, exc != NULL ? exc : Py_None, value, topic, partition, offset, stream, observed};
-    PyObject *r = PyObject_Vectorcall(failed, a, 8, NULL);
     Py_XDECREF(type);
-    Py_XDECREF(exc);
     Py_XDECREF(tb);
+    if (exc == NULL) {
+        Py_INCREF(Py_None);
+        exc = Py_None;
+    }
+    return exc;
+}
+
+static int
+record_failed(PyObject *failed, PyObject *out, PyObject *value, PyObject *topic, PyObject *partition,
+              PyObject *offset, PyObject *stream, PyObject *observed)
+{
+    PyObject *exc = caught();
+    if (exc == NULL)
+        return -1;
+    PyObject *a[8] = {out, exc, value, topic, partition, offset, stream, observed};
+    PyObject *r = PyObject_Vectorcall(failed, a, 8, NULL);
+    Py_DECREF(exc);
     if (r == NULL)
         return -1;
     Py_DECREF(r);
@@ -552,17 +567,11 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
 static int
 add_failure(PyObject **failures, PyObject *failure_of)
 {
-    if (!PyErr_ExceptionMatches(PyExc_Exception))
+    PyObject *exc = caught();
+    if (exc == NULL)
         return -1;
-    PyObject *type, *exc, *tb;
-    PyErr_Fetch(&type, &exc, &tb);
-    PyErr_NormalizeException(&type, &exc, &tb);
-    if (tb != NULL && exc != NULL)
-        PyException_SetTraceback(exc, tb);
-    PyObject *failure = PyObject_CallOneArg(failure_of, exc != NULL ? exc : Py_None);
-    Py_XDECREF(type);
-    Py_XDECREF(exc);
-    Py_XDECREF(tb);
+    PyObject *failure = PyObject_CallOneArg(failure_of, exc);
+    Py_DECREF(exc);
     if (failure == NULL || (*failures == NULL && (*failures = PyList_New(0)) == NULL)) {
         Py_XDECREF(failure);
         return -1;
