@@ -20,12 +20,12 @@ same `Events` type bound to the kind, sharing its shape learning, time and id re
 
 from __future__ import annotations
 
-import os
 from operator import itemgetter
 
 import orjson
 
 from schemas.ids import stable_event_id
+from streams.ingest import accel
 from streams.ingest.normalize import (
     _LOG,
     _LOG_ALIASES,
@@ -46,10 +46,7 @@ from streams.ingest.normalize import (
 )
 from streams.ingest.timeparse import MAX_FUTURE_S, MIN_EPOCH_S, TimeParser, epoch_seconds
 
-try:
-    from streams.ingest import _jsonlog
-except ImportError:  # not built (no compiler at install time): the Python path runs
-    _jsonlog = None
+_jsonlog = accel.load("_jsonlog")  # None when not built: the Python path runs
 
 _ABSENT = object()  # never equal to a JSON key (always a str)
 _PLAN_LIMIT = 10_000
@@ -75,7 +72,16 @@ def _foreign_id(d: dict, eid, topic: str, partition: int, offset: int, index: in
 
 def accelerated() -> bool:
     """Whether new JsonLogs instances take the C path."""
-    return _jsonlog is not None and os.environ.get("SLUICE_PURE_PYTHON") != "1"
+    return _jsonlog is not None and accel.wanted()
+
+
+def _use_c(accelerate: bool | None) -> bool:
+    """accelerate: None = the C path when it is built and SLUICE_PURE_PYTHON is not 1."""
+    if accelerate is None:
+        return accelerated()
+    if accelerate and _jsonlog is None:
+        raise ImportError("streams.ingest._jsonlog is not built")
+    return accelerate
 
 
 class JsonLogs:
@@ -85,11 +91,7 @@ class JsonLogs:
         self.plans: dict[tuple, tuple | None] = {}
         self.ts_cache: dict[str, float] = {}
         self.prefixes: dict[tuple[str, int], str] = {}
-        if accelerate is None:
-            accelerate = accelerated()
-        elif accelerate and _jsonlog is None:
-            raise ImportError("streams.ingest._jsonlog is not built")
-        self.accelerated = accelerate
+        self.accelerated = accelerate = _use_c(accelerate)
         if accelerate:
             # `event` in C, bound to the caches above (cleared, never replaced); the method
             # below stays reachable as JsonLogs.event(self, ...).
@@ -224,11 +226,7 @@ class _JsonKind:
         self.plans: dict[tuple, tuple] = {}
         self.ts_cache: dict[str, float] = {}
         self.prefixes: dict[tuple[str, int], str] = {}
-        if accelerate is None:
-            accelerate = accelerated()
-        elif accelerate and _jsonlog is None:
-            raise ImportError("streams.ingest._jsonlog is not built")
-        self.accelerated = accelerate
+        self.accelerated = accelerate = _use_c(accelerate)
         if accelerate:
             self.event = self._c_event()
 
