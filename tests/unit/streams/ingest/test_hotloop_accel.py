@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks import bench_ingest
@@ -27,13 +27,13 @@ from schemas.topics import Topics
 from streams.ingest import hotloop, redact
 from streams.ingest.enrich import Enricher
 from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
+from tests.unit.streams.ingest.accel_checks import props
 from tests.unit.streams.ingest.corpus import OBSERVED
 
 needs_c = pytest.mark.skipif(hotloop._hotloop is None or redact._cardscan is None,
                              reason="streams.ingest._hotloop/_cardscan are not built (no C compiler at install "
                                     "time): only the Python path runs")
-PROPS = settings(max_examples=int(os.environ.get("SLUICE_PROP_EXAMPLES", "300")), deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPS = props(300)
 ROOT = Path(__file__).resolve().parents[4]
 TABLES = {"services": ROOT / "config/enrichment/services.yaml", "hosts": ROOT / "config/enrichment/hosts.csv"}
 T = Topics("p")

@@ -21,34 +21,24 @@ from collections import OrderedDict
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.ingest import jsonfast
 from streams.ingest.jsonfast import JsonLogs
 from streams.ingest.normalize import _LOG
 from streams.ingest.timeparse import TimeParser
+from tests.unit.streams.ingest.accel_checks import props, typed
 from tests.unit.streams.ingest.corpus import OBSERVED
 
 needs_c = pytest.mark.skipif(
     jsonfast._jsonlog is None,
     reason="streams.ingest._jsonlog is not built (no C compiler at install time): only the Python path runs")
-PROPS = settings(max_examples=int(os.environ.get("SLUICE_PROP_EXAMPLES", "400")), deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPS = props()
 
 # -- what the two forms are compared on ----------------------------------------------------
 
 
-def typed(x):
-    """`x` with its types and the order of its keys spelled out (== on dicts ignores the
-    order, on numbers the type)."""
-    if type(x) is dict:
-        return ("dict", [(typed(k), typed(v)) for k, v in x.items()])
-    if type(x) in (list, tuple):
-        return (type(x).__name__, [typed(v) for v in x])
-    if type(x) is float:
-        return ("float", repr(x))
-    return (type(x).__name__, x)
 
 
 def outcome(fn, *args):

@@ -25,19 +25,19 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.bench_ingest import corpus
 from streams.ingest import precheck
 from streams.ingest.precheck import PreCheck
 from streams.ingest.redact import CARD, Finding, Redactor, gate_pattern
+from tests.unit.streams.ingest.accel_checks import props
 
 needs_c = pytest.mark.skipif(
     precheck._precheck is None,
     reason="streams.ingest._precheck is not built (no C compiler at install time): only the regex form runs")
-PROPS = settings(max_examples=int(os.environ.get("SLUICE_PROP_EXAMPLES", "400")), deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPS = props()
 
 GATE = re.compile(gate_pattern(raw=True).encode())
 SECRETS = re.compile(gate_pattern(raw=True, cards=False).encode())

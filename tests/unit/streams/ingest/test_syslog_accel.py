@@ -19,7 +19,7 @@ import sys
 import tracemalloc
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from benchmarks.bench_ingest import record
@@ -27,29 +27,17 @@ from schemas.errors import DecodeError
 from streams.ingest.decoders import auth, syslog
 from streams.ingest.decoders.base import DATES_LIMIT, DecodeContext
 from streams.ingest.timeparse import TimeParser
+from tests.unit.streams.ingest.accel_checks import props, typed
 from tests.unit.streams.ingest.corpus import CORPUS, OBSERVED, records, samples
 
 needs_c = pytest.mark.skipif(
     auth._syslog is None,
     reason="streams.ingest._syslog is not built (no C compiler at install time): only the Python path runs")
-PROPS = settings(max_examples=int(os.environ.get("SLUICE_PROP_EXAMPLES", "400")), deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPS = props()
 
 # -- what the two forms are compared on ----------------------------------------------------
 
 
-def typed(x):
-    """`x` with its types and the order of its keys spelled out (== on dicts ignores the
-    order, on numbers the type)."""
-    if type(x) is dict:
-        return ("dict", [(typed(k), typed(v)) for k, v in x.items()])
-    if isinstance(x, tuple):  # Decoded too
-        return (type(x).__name__, [typed(v) for v in x])
-    if type(x) is list:
-        return ("list", [typed(v) for v in x])
-    if type(x) is float:
-        return ("float", repr(x))
-    return (type(x).__name__, x)
 
 
 def outcome(fn, *args):

@@ -22,7 +22,7 @@ import sys
 import tracemalloc
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, example, given
 from hypothesis import strategies as st
 
 from schemas.errors import DecodeError
@@ -31,14 +31,13 @@ from streams.ingest.decoders import apache, logfmt
 from streams.ingest.decoders.base import DecodeContext, Decoded
 from streams.ingest.timeparse import TimeParser
 from tests.unit.streams.ingest import corpus
+from tests.unit.streams.ingest.accel_checks import props, typed
 from tests.unit.streams.ingest.corpus import OBSERVED
 
 needs_c = pytest.mark.skipif(
     apache._textlog is None,
     reason="streams.ingest._textlog is not built (no C compiler at install time): only the Python path runs")
-PROPS = settings(max_examples=int(os.environ.get("SLUICE_PROP_EXAMPLES", "400")), deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                        HealthCheck.filter_too_much])
+PROPS = props(400, HealthCheck.filter_too_much)
 
 C_ACCESS = apache.accelerated_access_decoder()
 C_LOGFMT = logfmt.accelerated_decoder()
@@ -48,16 +47,6 @@ PY_LOGFMT = logfmt.decode_py
 # -- what the two forms are compared on ----------------------------------------------------
 
 
-def typed(x):
-    """`x` with its types and the order of its keys spelled out (== on dicts ignores the
-    order, on numbers the type)."""
-    if type(x) is dict:
-        return ("dict", [(typed(k), typed(v)) for k, v in x.items()])
-    if isinstance(x, (list, tuple)):
-        return (type(x).__name__, [typed(v) for v in x])
-    if type(x) is float:
-        return ("float", repr(x))
-    return (type(x).__name__, x)
 
 
 def outcome(fn, *args, **kwargs):

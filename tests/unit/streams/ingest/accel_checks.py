@@ -1,0 +1,26 @@
+"""What the differential tests of the C accelerators (test_*_accel.py) share: how two
+results are compared exactly, and the hypothesis settings (SLUICE_PROP_EXAMPLES sets
+the number of examples)."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+
+def typed(x):
+    """`x` with its types and the order of its keys spelled out (== on dicts ignores the
+    order, on numbers the type); tuples of any kind (Decoded too) by their type's name."""
+    if type(x) is dict:
+        return ("dict", [(typed(k), typed(v)) for k, v in x.items()])
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__, [typed(v) for v in x])
+    if type(x) is float:
+        return ("float", repr(x))
+    return (type(x).__name__, x)
+
+
+def props(examples: int = 400, *extra_checks: HealthCheck) -> settings:
+    return settings(max_examples=int(os.environ.get("SLUICE_PROP_EXAMPLES", str(examples))), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, *extra_checks])
