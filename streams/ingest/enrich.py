@@ -179,7 +179,10 @@ class Enricher:
         host = self.sources.get("host")
         self._services = svc.table if svc else Table([])
         self._hosts = host.table if host else Table([])
-        self._memo: dict[tuple[str, str], tuple[str, dict | None]] = {}
+        # service -> host -> (env, extra): two str look-ups, cheaper than one of a new
+        # (service, host) tuple, which must be built, hashed and compared every event.
+        self._memo: dict[str, dict[str, tuple[str, dict | None]]] = {}
+        self._memo_size = 0
         self._next_check = self.clock() + self.interval
 
     def maybe_reload(self) -> bool:
@@ -192,12 +195,12 @@ class Enricher:
         self._bind()
         return changed
 
-    def _resolve(self, key: tuple[str, str]) -> tuple[str, dict | None]:
+    def _resolve(self, service: str, host: str) -> tuple[str, dict | None]:
         """(env to fill, attributes to add) for one (service, host): both tables merged,
         the host table winning, and memoized."""
         env = ""
         extra: dict[str, str] = {}
-        for cols in (self._services.get(key[0]), self._hosts.get(key[1]) if key[1] else None):
+        for cols in (self._services.get(service), self._hosts.get(host) if host else None):
             if cols is None:
                 continue
             for k, v in cols.items():
@@ -207,17 +210,23 @@ class Enricher:
                     env = v
                 else:
                     extra[k] = v
-        if len(self._memo) > _MEMO_LIMIT:
+        if self._memo_size >= _MEMO_LIMIT:
             self._memo.clear()
-        hit = self._memo[key] = (env, extra or None)
+            self._memo_size = 0
+        by_host = self._memo.get(service)
+        if by_host is None:
+            by_host = self._memo[service] = {}
+        hit = by_host[host] = (env, extra or None)
+        self._memo_size += 1
         return hit
 
     def apply(self, ev: dict) -> None:
         """Fill `env` when empty; add table columns as attributes the event lacks."""
-        key = (ev["service"], ev["host"])
-        hit = self._memo.get(key)
+        service, host = ev["service"], ev["host"]
+        by_host = self._memo.get(service)
+        hit = None if by_host is None else by_host.get(host)
         if hit is None:
-            hit = self._resolve(key)
+            hit = self._resolve(service, host)
         env, extra = hit
         if extra is not None:
             attrs = ev["attributes"]

@@ -31,11 +31,10 @@ The regex (`re`, `accelerate=False, use_arrow=False`) is the reference.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from streams.ingest import accel
-from streams.ingest.redact import gate_pattern
+from streams.ingest.redact import gate_pattern, raw_gate_built
 
 try:  # pyarrow comes with chdb; without it the pure-Python test is used
     import numpy as np
@@ -55,8 +54,7 @@ _ARROW_MIN = 12
 def available() -> bool:
     """Whether the C form is built and written for the gate redact.py builds today (a
     change of the built-in patterns there turns it off until _precheck.c follows)."""
-    return _precheck is not None and \
-        hashlib.sha256(gate_pattern(raw=True).encode()).hexdigest() == _precheck.GATE_SHA256
+    return raw_gate_built()
 
 
 def accelerated() -> bool:

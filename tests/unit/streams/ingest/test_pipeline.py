@@ -192,7 +192,7 @@ def test_a_bug_after_normalization_dead_letters_the_record():
     services = Path(__file__).resolve().parents[4] / "config/enrichment/services.yaml"
     ingestor = Ingestor(T, IngestConfig(enrichment={"services": services}))
 
-    def broken(key):
+    def broken(service, host):
         raise KeyError("boom")
 
     ingestor.enricher._resolve = broken  # what both the Python and the C enrichment call on a miss

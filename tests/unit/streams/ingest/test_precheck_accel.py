@@ -29,7 +29,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.bench_ingest import corpus
-from streams.ingest import precheck
+from streams.ingest import precheck, redact
 from streams.ingest.precheck import PreCheck
 from streams.ingest.redact import CARD, Finding, Redactor, gate_pattern
 from tests.unit.streams.ingest.accel_checks import props
@@ -348,10 +348,37 @@ def test_bytes_like_values_and_refused_ones():
     assert PreCheck(accelerate=True).flagged([]) == ([], [])
 
 
+SECRETISH = st.one_of(
+    st.text(max_size=80),
+    st.lists(st.sampled_from(["password", "=", ": ", "Bearer ", "eyJhbGciOi", "JIUzI1NiJ9", ".", "4111", " ", "-",
+                              "1111", "AKIA", "ABCDEFGHIJKLMNOP", "sk_live_", "0123456789", "\u00a0", "\t",
+                              "-----BEGIN RSA PRIVATE KEY", "https://u:p@h", "token", "\"", "\x1c", "é"]),
+             max_size=12).map("".join),
+)
+
+
+@needs_c
+@props(600)
+@given(SECRETISH)
+def test_the_c_gate_of_redactor_text_changes_no_outcome(s):
+    fast, regex = Redactor(), Redactor()
+    regex._clean = None
+    assert fast._clean is not None
+    results = []
+    for r in (fast, regex):
+        finding = Finding()
+        results.append((r.text(s, finding, "f"), finding.counts, finding.cards))
+    assert results[0] == results[1]
+
+
+def test_configured_patterns_keep_the_regex_gate_of_redactor_text():
+    assert Redactor([("badge", r"BADGE-\d{6}", "")])._clean is None
+
+
 def test_the_regex_form_is_the_reference(monkeypatch):
     values = [b"password=x", b"4111 1111 1111 1111", b"ok"] * 5
     assert REFERENCE.flagged(values) == regex_flags(values) == ([0, 1, 3, 4, 6, 7, 9, 10, 12, 13], [0, 3, 6, 9, 12])
-    monkeypatch.setattr(precheck, "_precheck", None)
+    monkeypatch.setattr(redact, "_precheck", None)  # where the C form is judged built
     assert not PreCheck().accelerated
     with pytest.raises(ImportError):
         PreCheck(accelerate=True)
