@@ -18,7 +18,7 @@
 static PyObject *loads, *dumps, *json_error, *source_ref, *source_heads;
 static PyObject *s_active, *s_memo, *s_resolve, *s_by_topic, *s_event_sources, *s_routes, *s_json_logs,
     *s_event, *s_cfg, *s_max_record_bytes, *s_redact, *s_record_failed, *s_enricher, *s_tenant, *s_service,
-    *s_host, *s_env, *s_attributes, *s_bar, *s_empty, *s_kinds, *s_resource_logs, *s_resource_metrics, *s_normalizer, *s_kind_topic, *s_decode, *s_stream,
+    *s_host, *s_env, *s_attributes, *s_bar, *s_empty, *s_kinds, *s_resource_logs, *s_resource_metrics, *s_normalizer, *s_kind_topic, *s_decode, *s_stream, *s_sniffed, *s_auto,
     *s_log, *s_observed_ts, *s_settle, *s_max_events_per_record;
 
 static PyObject *
@@ -98,17 +98,23 @@ enrich(Sink *k, PyObject *ev)
     PyObject *service = item(ev, s_service), *host = item(ev, s_host);
     if (service == NULL || host == NULL)
         return -1;
-    PyObject *key = PyTuple_Pack(2, service, host);
-    if (key == NULL)
-        return -1;
-    PyObject *hit = PyDict_GetItemWithError(k->memo, key);
+    PyObject *hit = NULL, *by_host = PyDict_GetItemWithError(k->memo, service);
+    if (by_host != NULL) {
+        if (!PyDict_Check(by_host)) {
+            PyErr_SetString(PyExc_TypeError, "enrichment memo: a service's entry is not a dict");
+            return -1;
+        }
+        hit = PyDict_GetItemWithError(by_host, host);
+    }
     if (hit != NULL)
         Py_INCREF(hit);
-    else if (!PyErr_Occurred())
-        hit = PyObject_CallOneArg(k->resolve, key);
-    Py_DECREF(key);
-    if (hit == NULL)
+    else if (PyErr_Occurred())
         return -1;
+    else {
+        PyObject *a[2] = {service, host};
+        if ((hit = PyObject_Vectorcall(k->resolve, a, 2, NULL)) == NULL)
+            return -1;
+    }
     int r = -1;
     PyObject *env, *extra;
     if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 2) {
@@ -407,6 +413,8 @@ typedef struct {
     Sink sink;
     PyObject *ingestor, *observed, *out, *events, *ctx; /* borrowed: the arguments */
     PyObject *routes, *fast, *kinds, *normalizer, *kind_topic, *decode, *failed, *failure_of, *enricher;
+    /* decoders.SNIFFED: text_kind and the syslog, logfmt and access decoders; or NULL */
+    PyObject *text_kind, *syslog, *logfmt, *access;
     PyObject *may_hold_card; /* redact._may_hold_card */
     Py_ssize_t max_bytes, max_events;
 } Batch;
@@ -421,6 +429,10 @@ batch_clear(Batch *b)
     Py_CLEAR(b->normalizer);
     Py_CLEAR(b->kind_topic);
     Py_CLEAR(b->decode);
+    Py_CLEAR(b->text_kind);
+    Py_CLEAR(b->syslog);
+    Py_CLEAR(b->logfmt);
+    Py_CLEAR(b->access);
     Py_CLEAR(b->failed);
     Py_CLEAR(b->failure_of);
     Py_CLEAR(b->enricher);
@@ -447,7 +459,7 @@ batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyOb
     b->out = out;
     b->events = events;
     b->ctx = ctx;
-    PyObject *json_logs = NULL, *cfg = NULL, *decoders = NULL;
+    PyObject *json_logs = NULL, *cfg = NULL, *decoders = NULL, *sniffed = NULL;
     int r = -1;
     if ((b->routes = PyObject_GetAttr(ingestor, s_routes)) == NULL
         || (json_logs = PyObject_GetAttr(ingestor, s_json_logs)) == NULL
@@ -460,12 +472,24 @@ batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyOb
         || (b->may_hold_card = imported("streams.ingest.redact", "_may_hold_card")) == NULL
         || (decoders = PyImport_ImportModule("streams.ingest.decoders")) == NULL
         || (b->decode = PyObject_GetAttr(decoders, s_decode)) == NULL
+        || (sniffed = PyObject_GetAttr(decoders, s_sniffed)) == NULL
         || (b->enricher = PyObject_GetAttr(ingestor, s_enricher)) == NULL
         || (cfg = PyObject_GetAttr(ingestor, s_cfg)) == NULL)
         goto done;
     if (!PyDict_Check(b->routes) || !PyDict_Check(b->kinds) || !PyDict_Check(b->kind_topic)) {
         PyErr_SetString(PyExc_TypeError, "run: Ingestor._routes, ._kind_topic and JsonLogs.kinds must be dicts");
         goto done;
+    }
+    if (sniffed != Py_None) {
+        if (!PyTuple_CheckExact(sniffed) || PyTuple_GET_SIZE(sniffed) != 4) {
+            PyErr_SetString(PyExc_TypeError, "run: decoders.SNIFFED must be None or a 4-tuple");
+            goto done;
+        }
+        PyObject **slot[4] = {&b->text_kind, &b->syslog, &b->logfmt, &b->access};
+        for (int i = 0; i < 4; i++) {
+            *slot[i] = PyTuple_GET_ITEM(sniffed, i);
+            Py_INCREF(*slot[i]);
+        }
     }
     if (((b->max_bytes = size_setting(cfg, s_max_record_bytes)) == -1
          || (b->max_events = size_setting(cfg, s_max_events_per_record)) == -1) && PyErr_Occurred())
@@ -475,6 +499,7 @@ done:
     Py_XDECREF(json_logs);
     Py_XDECREF(cfg);
     Py_XDECREF(decoders);
+    Py_XDECREF(sniffed);
     if (r < 0)
         batch_clear(b);
     return r;
@@ -635,6 +660,31 @@ decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, P
     return ev;
 }
 
+/* The decoder `decoders.decode` would run on `value` (borrowed), for the usual text
+   lines of an "auto" route: a `<PRI>` line (syslog), or what text_kind tells apart
+   (logfmt, access). NULL without an error: let `decode` sniff. */
+static PyObject *
+sniffed(Batch *b, PyObject *value, PyObject *fmt)
+{
+    if (b->text_kind == NULL || (fmt != s_auto && !(PyUnicode_CheckExact(fmt) && PyUnicode_Compare(fmt, s_auto) == 0)))
+        return NULL;
+    const char *s = PyBytes_AS_STRING(value);
+    Py_ssize_t n = PyBytes_GET_SIZE(value);
+    /* what `decode` strips first, and the first bytes `sniff` tests before text_kind */
+    if (n == 0 || memchr("\xef \t\r\n{[#", s[0], 8) != NULL || (n >= 4 && memcmp(s, "CEF:", 4) == 0))
+        return NULL;
+    if (s[0] == '<')
+        return b->syslog;
+    PyObject *kind = PyObject_CallOneArg(b->text_kind, value);
+    if (kind == NULL)
+        return NULL;
+    long k = PyLong_Check(kind) ? PyLong_AsLong(kind) : 0;
+    Py_DECREF(kind);
+    if (k == -1 && PyErr_Occurred())
+        return NULL;
+    return k == 1 ? b->logfmt : k == 2 ? b->access : NULL;
+}
+
 /* A record of any other format (`Ingestor._generic`): decoded by the Python
    decoders, its events built and delivered here. 1 when the Python path must take
    it (the decoder raised, or gave no events or too many: nothing done yet but the
@@ -646,8 +696,17 @@ text_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
     PyObject *stream = PyTuple_GET_ITEM(route, 0);
     if (PyObject_SetAttr(b->ctx, s_stream, stream) < 0)
         return -1;
-    PyObject *a[3] = {value, PyTuple_GET_ITEM(route, 1), b->ctx};
-    PyObject *decoded = PyObject_Vectorcall(b->decode, a, 3, NULL);
+    PyObject *decoder = sniffed(b, value, PyTuple_GET_ITEM(route, 1)), *decoded;
+    if (decoder == NULL && PyErr_Occurred())
+        return -1;
+    if (decoder != NULL) { /* a decoder error: `one` decodes again, and says why */
+        PyObject *a[2] = {value, b->ctx};
+        decoded = PyObject_Vectorcall(decoder, a, 2, NULL);
+    }
+    else {
+        PyObject *a[3] = {value, PyTuple_GET_ITEM(route, 1), b->ctx};
+        decoded = PyObject_Vectorcall(b->decode, a, 3, NULL);
+    }
     if (decoded == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_Exception))
             return -1;
@@ -793,7 +852,8 @@ PyInit__hotloop(void)
         || intern(&s_empty, "") < 0 || intern(&s_kinds, "kinds") < 0
         || intern(&s_resource_logs, "resourceLogs") < 0 || intern(&s_resource_metrics, "resourceMetrics") < 0
         || intern(&s_normalizer, "normalizer") < 0 || intern(&s_kind_topic, "_kind_topic") < 0
-        || intern(&s_decode, "decode") < 0 || intern(&s_stream, "stream") < 0 || intern(&s_log, "log") < 0
+        || intern(&s_decode, "decode") < 0 || intern(&s_stream, "stream") < 0 || intern(&s_sniffed, "SNIFFED") < 0
+        || intern(&s_auto, "auto") < 0 || intern(&s_log, "log") < 0
         || intern(&s_observed_ts, "observed_ts") < 0 || intern(&s_settle, "_settle") < 0
         || intern(&s_max_events_per_record, "max_events_per_record") < 0)
         return NULL;

@@ -62,6 +62,10 @@ _BY_START = re.compile(f"(?P<logfmt>{logfmt.DETECT.pattern})|(?P<syslog>{syslog.
 _START_DECODERS = {"logfmt": logfmt.decode, "syslog": syslog.decode, "error": apache.decode_error_log}
 # text_kind(value) -> 0 (ask the regexes), 1 (logfmt) or 2 (access); None: not built
 _text_kind = apache._textlog.text_kind if apache._textlog is not None and accel.wanted() else None
+# For the C batch loop (_hotloop.c), which picks the decoder of the usual text lines
+# itself, without `decode` and `sniff` around it: (text_kind, then the decoders `sniff`
+# returns for a `<PRI>` line, for text_kind 1 and for text_kind 2). None: ask `decode`.
+SNIFFED = (_text_kind, syslog.decode, _START_DECODERS["logfmt"], apache.decode_access) if _text_kind else None
 
 
 def check_format(name: str, key: str) -> str:
