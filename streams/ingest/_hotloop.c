@@ -15,7 +15,7 @@
 #include <Python.h>
 #include <string.h>
 
-static PyObject *loads, *dumps, *json_error, *source_ref, *source_heads;
+static PyObject *loads, *json_error, *source_ref, *source_heads;
 static PyObject *s_active, *s_memo, *s_resolve, *s_by_topic, *s_event_sources, *s_routes, *s_json_logs,
     *s_event, *s_cfg, *s_max_record_bytes, *s_redact, *s_record_failed, *s_enricher, *s_tenant, *s_service,
     *s_host, *s_env, *s_attributes, *s_bar, *s_empty, *s_kinds, *s_resource_logs, *s_resource_metrics, *s_normalizer, *s_kind_topic, *s_decode, *s_stream, *s_sniffed, *s_auto,
@@ -37,6 +37,7 @@ imported(const char *module, const char *name)
 typedef struct {
     PyObject *memo;    /* Enricher._memo, NULL when the enricher has no tables */
     PyObject *resolve; /* Enricher._resolve */
+    PyObject *serialize; /* hotloop.serialize: the event's JSON, exactly sized */
     PyObject *by_topic;
     PyObject *sources; /* IngestOutput.event_sources */
     /* the raw partition of the last source reference made: its name, encoded */
@@ -48,6 +49,7 @@ sink_clear(Sink *k)
 {
     Py_CLEAR(k->memo);
     Py_CLEAR(k->resolve);
+    Py_CLEAR(k->serialize);
     Py_CLEAR(k->by_topic);
     Py_CLEAR(k->sources);
     Py_CLEAR(k->last_topic);
@@ -69,7 +71,8 @@ sink_init(Sink *k, PyObject *enricher, PyObject *out)
     if (on && ((k->memo = PyObject_GetAttr(enricher, s_memo)) == NULL
                || (k->resolve = PyObject_GetAttr(enricher, s_resolve)) == NULL))
         goto fail;
-    if ((k->by_topic = PyObject_GetAttr(out, s_by_topic)) == NULL
+    if ((k->serialize = imported("streams.ingest.hotloop", "serialize")) == NULL
+        || (k->by_topic = PyObject_GetAttr(out, s_by_topic)) == NULL
         || (k->sources = PyObject_GetAttr(out, s_event_sources)) == NULL)
         goto fail;
     if (!PyDict_Check(k->by_topic) || (k->memo != NULL && !PyDict_Check(k->memo))) {
@@ -282,17 +285,15 @@ deliver_event(Sink *k, PyObject *ev, PyObject *dest, PyObject *events, PyObject 
     }
     if (k->memo != NULL && enrich(k, ev) < 0)
         return -1;
-    PyObject *key = NULL, *json = NULL, *body = NULL, *ref = NULL, *entry = NULL;
+    PyObject *key = NULL, *body = NULL, *ref = NULL, *entry = NULL;
     int r = -1;
-    if ((key = partition_key(ev)) == NULL || (json = PyObject_CallOneArg(dumps, ev)) == NULL)
+    if ((key = partition_key(ev)) == NULL || (body = PyObject_CallOneArg(k->serialize, ev)) == NULL)
         goto done;
-    if (!PyBytes_CheckExact(json)) {
-        PyErr_SetString(PyExc_TypeError, "orjson.dumps returned no bytes");
+    if (!PyBytes_CheckExact(body)) {
+        PyErr_SetString(PyExc_TypeError, "hotloop.serialize returned no bytes");
         goto done;
     }
-    /* orjson sizes its buffer generously: an exact-size copy (see hotloop.py) */
-    if ((body = PyBytes_FromStringAndSize(PyBytes_AS_STRING(json), PyBytes_GET_SIZE(json))) == NULL
-        || (ref = source_reference(k, topic, partition, offset, index)) == NULL
+    if ((ref = source_reference(k, topic, partition, offset, index)) == NULL
         || (entry = PyTuple_Pack(3, key, body, ref)) == NULL)
         goto done;
     PyObject *bucket = PyDict_GetItemWithError(k->by_topic, dest);
@@ -318,7 +319,6 @@ deliver_event(Sink *k, PyObject *ev, PyObject *dest, PyObject *events, PyObject 
     r = 0;
 done:
     Py_XDECREF(key);
-    Py_XDECREF(json);
     Py_XDECREF(body);
     Py_XDECREF(ref);
     Py_XDECREF(entry);
@@ -858,7 +858,7 @@ PyInit__hotloop(void)
         || intern(&s_max_events_per_record, "max_events_per_record") < 0)
         return NULL;
     if ((zero = PyLong_FromLong(0)) == NULL || (loads = imported("orjson", "loads")) == NULL
-        || (dumps = imported("orjson", "dumps")) == NULL || (json_error = imported("orjson", "JSONDecodeError")) == NULL
+        || (json_error = imported("orjson", "JSONDecodeError")) == NULL
         || (source_ref = imported("schemas.source", "ref")) == NULL
         || (source_heads = imported("schemas.source", "_HEADS")) == NULL)
         return NULL;

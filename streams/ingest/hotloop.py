@@ -1,7 +1,7 @@
 """Where every canonical event leaves ingest, and the batch loop of JSON logs.
 
-`deliver` ends the way of every event of every format: enrich it, serialize it and
-add it to the batch output under its topic, keyed `tenant|service`, with its source
+`deliver` ends the way of every event of every format: enrich it, serialize it
+(`serialize`: orjson's bytes, exactly sized) and add it to the batch output under its topic, keyed `tenant|service`, with its source
 reference (schemas/source.py).
 
 `_hotloop.c` (built when a compiler is at hand) has the same `deliver` in C, and `run`:
@@ -21,6 +21,19 @@ from schemas import source
 from streams.ingest import accel
 
 _hotloop = accel.load("_hotloop")
+_eventjson = accel.load("_eventjson")
+
+
+def _exact_dumps(ev: dict) -> bytes:
+    """orjson.dumps(ev) in a bytes of its exact size. orjson sizes its output buffer
+    generously; the copy keeps a batch of 10,000 events at ~5 MB instead of ~40 MB, and
+    spares the page faults of growing and trimming the heap on every batch."""
+    return b"".join((orjson.dumps(ev), b""))
+
+
+# How every event is serialized: `_eventjson.dumps` (C) writes orjson's very bytes into an
+# exact-size bytes ~1.2x faster than orjson, and needs no copy.
+serialize = _eventjson.dumps if _eventjson is not None and accel.wanted() else _exact_dumps
 
 
 def deliver(enricher, out, ev: dict, dest: str, events: list | None, coords: tuple) -> None:
@@ -28,11 +41,7 @@ def deliver(enricher, out, ev: dict, dest: str, events: list | None, coords: tup
     keep the event and its coordinates (topic, partition, offset, index) too."""
     if enricher.active:
         enricher.apply(ev)
-    # orjson sizes its output buffer generously; an exact-size copy keeps a batch of
-    # 10,000 events at ~5 MB instead of ~40 MB, and spares the page faults of growing
-    # and trimming the heap on every batch.
-    out.add(dest, f"{ev['tenant']}|{ev['service']}".encode(), b"".join((orjson.dumps(ev), b"")),
-            source.ref(*coords))
+    out.add(dest, f"{ev['tenant']}|{ev['service']}".encode(), serialize(ev), source.ref(*coords))
     if events is not None:
         events.append(ev)
         out.event_sources.append(coords)

@@ -290,14 +290,15 @@ def test_the_card_scan_skips_what_the_serialized_test_cannot():
 
 
 def test_sluice_pure_python_selects_the_python_forms():
-    code = ("from streams.ingest.pipeline import Ingestor; from streams.ingest import redact; "
+    code = ("from streams.ingest.pipeline import Ingestor; from streams.ingest import hotloop, redact; "
             "from schemas.topics import Topics; i = Ingestor(Topics()); "
-            "print(i._loop is None, i._deliver.__module__, redact._may_hold_card is redact._scanned_run)")
+            "print(i._loop is None, i._deliver.__module__, redact._may_hold_card is redact._scanned_run, "
+            "hotloop.serialize is hotloop._exact_dumps)")
     env = {k: v for k, v in os.environ.items() if k != "SLUICE_PURE_PYTHON"}
     pure = subprocess.run([sys.executable, "-c", code], env={**env, "SLUICE_PURE_PYTHON": "1"},
                           capture_output=True, text=True, check=True).stdout.split()
-    assert pure == ["True", "streams.ingest.hotloop", "False"]
-    if hotloop._hotloop is not None and redact._cardscan is not None:
+    assert pure == ["True", "streams.ingest.hotloop", "False", "True"]
+    if hotloop._hotloop is not None and redact._cardscan is not None and hotloop._eventjson is not None:
         default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                  check=True).stdout.split()
-        assert default == ["False", "streams.ingest._hotloop", "True"]
+        assert default == ["False", "streams.ingest._hotloop", "True", "False"]
