@@ -15,7 +15,7 @@ demo: $(STAMP)
 	$(VENV)/bin/sluice demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
