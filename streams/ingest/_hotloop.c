@@ -1,14 +1,19 @@
-/* The end of every event's way through ingest, and the batch loop of JSON logs, in C.
+/* The end of every event's way through ingest, and the per-record loop of a batch, in C.
 
    The reference is Python: `deliver` in hotloop.py and the per-record closure
    `Ingestor._record_handler` in pipeline.py. `deliver` here does exactly what the
-   Python `deliver` does. `run` takes the plain JSON records of a batch (the route
-   allows JSON, bytes starting with '{', within the size limit, parsed by orjson, an
-   event from JsonLogs.event or, for metric samples and security events, from
-   JsonLogs.kinds) through the same steps as the Python path; for any other record,
-   and for every JSON record that leaves that road (a parse error, an OTLP batch), it
-   calls the Python per-record function `one`, which then does all the work for that
-   record, from scratch. A failure after the event exists goes to
+   Python `deliver` does. `run` takes every record of a known route within the size
+   limit through the same steps as the Python path:
+   - plain JSON objects (the route allows JSON, bytes starting with '{'): parsed by
+     orjson, the event from JsonLogs.event or, for metric samples and security events,
+     from JsonLogs.kinds (`json_record`);
+   - any other record: decoded by the decoder `decoders.sniff` would pick, called
+     directly for the usual text lines (`<PRI>` syslog, and the logfmt and access lines
+     `text_kind` tells apart: decoders.SNIFFED), else by `decoders.decode`; its events
+     built and delivered here (`text_record`).
+   A record that leaves that road (a parse or decoder error, an OTLP batch, no events
+   or too many) goes to the Python per-record function `one`, which then does all the
+   work for that record, from scratch. A failure after an event exists goes to
    `Ingestor._record_failed`, the same handler the Python path uses.
 */
 #define PY_SSIZE_T_CLEAN

@@ -1,16 +1,16 @@
-"""Where every canonical event leaves ingest, and the batch loop of JSON logs.
+"""Where every canonical event leaves ingest, and the per-record loop of a batch.
 
 `deliver` ends the way of every event of every format: enrich it, serialize it
-(`serialize`: orjson's bytes, exactly sized) and add it to the batch output under its topic, keyed `tenant|service`, with its source
-reference (schemas/source.py).
+(`serialize`: orjson's bytes, exactly sized) and add it to the batch output under its
+topic, keyed `tenant|service`, with its source reference (schemas/source.py).
 
 `_hotloop.c` (built when a compiler is at hand) has the same `deliver` in C, and `run`:
-the per-record loop of `Ingestor._process` for the bulk of the traffic, JSON objects
-(logs, metric samples, security events), with no interpreter between parse, event,
-enrichment, serialization and output. Every other record, and every JSON record off
-the common road (a parse error, an OTLP batch), goes through the Python per-record
-path unchanged, so the Python code stays the reference. SLUICE_PURE_PYTHON=1 turns it
-off.
+the per-record loop of `Ingestor._process`, with no interpreter between parse (or the
+C text decoders), event, enrichment, serialization and output for the bulk of the
+traffic: JSON objects (logs, metric samples, security events) and the usual text lines
+(syslog, logfmt, access). A record off that road (a parse or decoder error, an OTLP
+batch) goes through the Python per-record path unchanged, so the Python code stays the
+reference. SLUICE_PURE_PYTHON=1 turns it off.
 """
 
 from __future__ import annotations

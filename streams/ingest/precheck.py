@@ -31,19 +31,28 @@ The regex (`re`, `accelerate=False, use_arrow=False`) is the reference.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 from streams.ingest import accel
 from streams.ingest.redact import gate_pattern, raw_gate_built
 
-try:  # pyarrow comes with chdb; without it the pure-Python test is used
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-except ImportError:  # pragma: no cover
-    np = pa = pc = None
-
 _precheck = accel.load("_precheck")
+# pyarrow comes with chdb; without it the pure-Python test is used
+_HAS_ARROW = importlib.util.find_spec("pyarrow") is not None and importlib.util.find_spec("numpy") is not None
+_arrow_modules: tuple | None = None
+
+
+def _arrow() -> tuple:
+    """(numpy, pyarrow, pyarrow.compute), imported on first use: the C form needs none of
+    them, and importing numpy starts a BLAS thread pool in every ingest process."""
+    global _arrow_modules
+    if _arrow_modules is None:
+        import numpy
+        import pyarrow
+        import pyarrow.compute
+        _arrow_modules = (numpy, pyarrow, pyarrow.compute)
+    return _arrow_modules
 
 
 # pyarrow compiles the regex on every call (~1 ms for both): below this many records
@@ -73,9 +82,10 @@ class PreCheck:
         pairs = [(p, h) for _, p, h in (extra or [])]
         self.pattern = gate_pattern(pairs, raw=True)
         self.secrets = gate_pattern(pairs, raw=True, cards=False)
-        self.arrow = use_arrow and pc is not None
-        if self.arrow:
-            for pattern in (self.pattern, self.secrets):  # fails now if RE2 rejects a configured pattern
+        self.arrow = use_arrow and _HAS_ARROW
+        if self.arrow and pairs:  # fails now if RE2 rejects a configured pattern
+            _, pa, pc = _arrow()
+            for pattern in (self.pattern, self.secrets):
                 pc.match_substring_regex(pa.array([b""], pa.binary()), pattern)
         self._py_gate = re.compile(self.pattern.encode())
         self._py_secrets = re.compile(self.secrets.encode())
@@ -121,6 +131,7 @@ class PreCheck:
 
     @staticmethod
     def _match(values: list[bytes], pattern: str) -> list[int]:
+        np, pa, pc = _arrow()
         n = len(values)
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=n), out=offsets[1:])
