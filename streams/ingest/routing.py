@@ -1,14 +1,23 @@
 """What ingest forwards beyond the normalized topics: closed-window partial rollups and
-the per-event items some rule wants (so the detect stage never reads full streams)."""
+the per-event items some rule wants (so the detect stage never reads full streams).
+
+`DetectFilter.wanted` runs over every event of every batch. Its loop is in C
+(`_routing.c`, built when a compiler is at hand, off with SLUICE_PURE_PYTHON=1): the
+rule guards tested there, each rule's Python `accepts` called only for the events that
+pass them. The Python loop below is the reference.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
 
-from streams.detect.evaluators.base import CompiledRule, source_of
+from streams.detect.evaluators.base import KIND_TO_SOURCE, CompiledRule, source_of
 from streams.detect.guards import passes, rule_guards
 from streams.detect.reload import RuleSet
+from streams.ingest import accel
+
+_routing = accel.load("_routing")
 
 
 class DetectFilter:
@@ -18,9 +27,13 @@ class DetectFilter:
 
     SOURCES = ("logs", "metrics", "security", "rollups")
 
-    def __init__(self, rules_path: Path | str, rollup_window_s: int = 60, everything: bool = False):
+    def __init__(self, rules_path: Path | str, rollup_window_s: int = 60, everything: bool = False,
+                 accelerate: bool | None = None):
         self.rollup_window_s = rollup_window_s
         self.everything = everything
+        if accelerate is None:
+            accelerate = _routing is not None and accel.wanted()
+        self._fast = _routing.wanted if accelerate else None
         self.ruleset = RuleSet(rules_path)
         self._by_source: dict[str, list[CompiledRule]] = {}
         self._refresh()
@@ -41,6 +54,8 @@ class DetectFilter:
         if self.everything:
             return list(events)
         by_source = self._by_source
+        if self._fast is not None:
+            return self._fast(by_source, events, KIND_TO_SOURCE, source_of, passes)
         out = []
         for ev in events:
             rules = by_source.get(source_of(ev) or "")

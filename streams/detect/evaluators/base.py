@@ -32,15 +32,15 @@ Alert = dict[str, Any]
 State = dict[str, Any]
 
 # Which `source:` an item belongs to, read from its shape (see source_of).
-_KIND_TO_SOURCE = {"log": "logs", "metric": "metrics", "security": "security", "signal": "signals",
+KIND_TO_SOURCE = {"log": "logs", "metric": "metrics", "security": "security", "signal": "signals",
                    "deployment": "deployments", "rollup": "rollups"}
 
 
 def source_of(item: Mapping) -> str | None:
     """logs | metrics | security | signals | deployments | rollups, or None."""
     kind = item.get("kind")
-    if kind in _KIND_TO_SOURCE:
-        return _KIND_TO_SOURCE[kind]
+    if kind in KIND_TO_SOURCE:
+        return KIND_TO_SOURCE[kind]
     if "window_start" in item and "family" in item:
         return "rollups"
     return None
