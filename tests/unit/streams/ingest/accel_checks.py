@@ -5,6 +5,8 @@ the number of examples)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 from hypothesis import HealthCheck, settings
 
@@ -24,3 +26,12 @@ def typed(x):
 def props(examples: int = 400, *extra_checks: HealthCheck) -> settings:
     return settings(max_examples=int(os.environ.get("SLUICE_PROP_EXAMPLES", str(examples))), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, *extra_checks])
+
+
+def switched(code: str) -> tuple[list[str], list[str]]:
+    """The words `code` prints in a fresh interpreter with SLUICE_PURE_PYTHON=1, and
+    without it (the C forms where they are built)."""
+    env = {k: v for k, v in os.environ.items() if k != "SLUICE_PURE_PYTHON"}
+    runs = [subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, check=True)
+            for e in ({**env, "SLUICE_PURE_PYTHON": "1"}, env)]
+    return runs[0].stdout.split(), runs[1].stdout.split()

@@ -10,10 +10,7 @@ They skip when the extensions are not built (no C compiler at install time).
 from __future__ import annotations
 
 import copy
-import os
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -27,7 +24,7 @@ from schemas.topics import Topics
 from streams.ingest import hotloop, redact
 from streams.ingest.enrich import Enricher
 from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
-from tests.unit.streams.ingest.accel_checks import props
+from tests.unit.streams.ingest.accel_checks import props, switched
 from tests.unit.streams.ingest.corpus import OBSERVED
 
 needs_c = pytest.mark.skipif(hotloop._hotloop is None or redact._cardscan is None,
@@ -294,11 +291,7 @@ def test_sluice_pure_python_selects_the_python_forms():
             "from schemas.topics import Topics; i = Ingestor(Topics()); "
             "print(i._loop is None, i._deliver.__module__, redact._may_hold_card is redact._scanned_run, "
             "hotloop.serialize is hotloop._exact_dumps)")
-    env = {k: v for k, v in os.environ.items() if k != "SLUICE_PURE_PYTHON"}
-    pure = subprocess.run([sys.executable, "-c", code], env={**env, "SLUICE_PURE_PYTHON": "1"},
-                          capture_output=True, text=True, check=True).stdout.split()
+    pure, default = switched(code)
     assert pure == ["True", "streams.ingest.hotloop", "False", "True"]
     if hotloop._hotloop is not None and redact._cardscan is not None and hotloop._eventjson is not None:
-        default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                 check=True).stdout.split()
         assert default == ["False", "streams.ingest._hotloop", "True", "False"]

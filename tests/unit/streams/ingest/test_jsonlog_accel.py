@@ -11,10 +11,7 @@ from __future__ import annotations
 import copy
 import gc
 import math
-import os
 import random
-import subprocess
-import sys
 import tracemalloc
 import weakref
 from collections import OrderedDict
@@ -28,7 +25,7 @@ from streams.ingest import jsonfast
 from streams.ingest.jsonfast import JsonLogs
 from streams.ingest.normalize import _LOG
 from streams.ingest.timeparse import TimeParser
-from tests.unit.streams.ingest.accel_checks import props, typed
+from tests.unit.streams.ingest.accel_checks import props, switched, typed
 from tests.unit.streams.ingest.corpus import OBSERVED
 
 needs_c = pytest.mark.skipif(
@@ -360,12 +357,8 @@ def test_cache_limits(monkeypatch):
 def test_sluice_pure_python_selects_the_python_form():
     code = ("from streams.ingest.jsonfast import JsonLogs; from streams.ingest.timeparse import TimeParser; "
             "j = JsonLogs(TimeParser()); print(j.accelerated, type(j.event).__name__)")
-    env = {k: v for k, v in os.environ.items() if k != "SLUICE_PURE_PYTHON"}
-    pure = subprocess.run([sys.executable, "-c", code], env={**env, "SLUICE_PURE_PYTHON": "1"},
-                          capture_output=True, text=True, check=True).stdout.split()
+    pure, default = switched(code)
     assert pure == ["False", "method"]
-    default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                             check=True).stdout.split()
     assert default == (["True", "Events"] if jsonfast._jsonlog is not None else ["False", "method"])
 
 

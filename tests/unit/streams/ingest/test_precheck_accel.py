@@ -15,10 +15,8 @@ from __future__ import annotations
 import ast
 import gc
 import hashlib
-import os
 import random
 import re
-import subprocess
 import sys
 import tracemalloc
 from pathlib import Path
@@ -32,7 +30,7 @@ from benchmarks.bench_ingest import corpus
 from streams.ingest import precheck, redact
 from streams.ingest.precheck import PreCheck
 from streams.ingest.redact import CARD, Finding, Redactor, gate_pattern
-from tests.unit.streams.ingest.accel_checks import props
+from tests.unit.streams.ingest.accel_checks import props, switched
 
 needs_c = pytest.mark.skipif(
     precheck._precheck is None,
@@ -386,12 +384,8 @@ def test_the_regex_form_is_the_reference(monkeypatch):
 
 def test_sluice_pure_python_selects_the_regex_form():
     code = "from streams.ingest.precheck import PreCheck; print(PreCheck().accelerated)"
-    env = {k: v for k, v in os.environ.items() if k != "SLUICE_PURE_PYTHON"}
-    pure = subprocess.run([sys.executable, "-c", code], env={**env, "SLUICE_PURE_PYTHON": "1"},
-                          capture_output=True, text=True, check=True).stdout.split()
+    pure, default = switched(code)
     assert pure == ["False"]
-    default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                             check=True).stdout.split()
     assert default == [str(precheck.available())]
 
 

@@ -4,10 +4,6 @@ benchmark's events and generated events and guards."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,7 +14,7 @@ from streams.detect.guards import passes
 from streams.detect.loader import default_rules_path
 from streams.ingest import routing
 from streams.ingest.pipeline import IngestConfig, Ingestor
-from tests.unit.streams.ingest.accel_checks import props
+from tests.unit.streams.ingest.accel_checks import props, switched
 
 needs_c = pytest.mark.skipif(routing._routing is None, reason="streams.ingest._routing is not built (no C compiler)")
 
@@ -129,11 +125,7 @@ def test_rollups_and_a_failing_rule_behave_alike():
 def test_sluice_pure_python_selects_the_python_loop():
     code = ("from streams.ingest.routing import DetectFilter; from streams.detect.loader import default_rules_path; "
             "print(DetectFilter(default_rules_path())._fast is None)")
-    env = {k: v for k, v in os.environ.items() if k != "SLUICE_PURE_PYTHON"}
-    pure = subprocess.run([sys.executable, "-c", code], env={**env, "SLUICE_PURE_PYTHON": "1"},
-                          capture_output=True, text=True, check=True).stdout.split()
+    pure, default = switched(code)
     assert pure == ["True"]
     if routing._routing is not None:
-        default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                 check=True).stdout.split()
         assert default == ["False"]

@@ -14,8 +14,6 @@ import contextlib
 import gc
 import os
 import random
-import subprocess
-import sys
 import tracemalloc
 
 import pytest
@@ -27,7 +25,7 @@ from schemas.errors import DecodeError
 from streams.ingest.decoders import auth, syslog
 from streams.ingest.decoders.base import DATES_LIMIT, DecodeContext
 from streams.ingest.timeparse import TimeParser
-from tests.unit.streams.ingest.accel_checks import props, typed
+from tests.unit.streams.ingest.accel_checks import props, switched, typed
 from tests.unit.streams.ingest.corpus import CORPUS, OBSERVED, records, samples
 
 needs_c = pytest.mark.skipif(
@@ -395,12 +393,8 @@ PAIRS = pairs() if auth._syslog is not None else {}
 def test_sluice_pure_python_selects_the_python_forms():
     code = ("from streams.ingest.decoders import auth, syslog, FORMATS; "
             "print(type(syslog.decode).__name__, type(auth.parse).__name__, FORMATS['syslog'] is syslog.decode)")
-    env = {k: v for k, v in os.environ.items() if k != "SLUICE_PURE_PYTHON"}
-    pure = subprocess.run([sys.executable, "-c", code], env={**env, "SLUICE_PURE_PYTHON": "1"},
-                          capture_output=True, text=True, check=True).stdout.split()
+    pure, default = switched(code)
     assert pure == ["function", "function", "True"]
-    default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                             check=True).stdout.split()
     built = auth._syslog is not None
     assert default == ["builtin_function_or_method" if built else "function"] * 2 + ["True"]
 

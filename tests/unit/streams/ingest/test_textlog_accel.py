@@ -17,8 +17,6 @@ from __future__ import annotations
 import gc
 import os
 import random
-import subprocess
-import sys
 import tracemalloc
 
 import pytest
@@ -31,7 +29,7 @@ from streams.ingest.decoders import apache, logfmt
 from streams.ingest.decoders.base import DecodeContext, Decoded
 from streams.ingest.timeparse import TimeParser
 from tests.unit.streams.ingest import corpus
-from tests.unit.streams.ingest.accel_checks import props, typed
+from tests.unit.streams.ingest.accel_checks import props, switched, typed
 from tests.unit.streams.ingest.corpus import OBSERVED
 
 needs_c = pytest.mark.skipif(
@@ -218,12 +216,8 @@ def test_the_c_forms_are_the_module_functions_unless_pure_python():
 def test_sluice_pure_python_selects_the_python_forms():
     code = ("from streams.ingest import decoders; from streams.ingest.decoders import apache, logfmt; "
             "print(type(apache.decode_access).__name__, type(logfmt.decode).__name__, decoders._text_kind is None)")
-    env = {k: v for k, v in os.environ.items() if k != "SLUICE_PURE_PYTHON"}
-    pure = subprocess.run([sys.executable, "-c", code], env={**env, "SLUICE_PURE_PYTHON": "1"},
-                          capture_output=True, text=True, check=True).stdout.split()
+    pure, default = switched(code)
     assert pure == ["function", "function", "True"]
-    default = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                             check=True).stdout.split()
     built = apache._textlog is not None
     assert default == (["AccessDecoder", "LogfmtDecoder", "False"] if built else ["function", "function", "True"])
 
