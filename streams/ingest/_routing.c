@@ -11,7 +11,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-static PyObject *s_kind, *s_lower, *s_empty;
+static PyObject *s_kind, *s_lower, *s_empty, *s_accepts;
 
 /* guards.passes(guards, item): 1, 0, or -1 with an error; `py_passes` for what is unusual */
 static int
@@ -137,7 +137,7 @@ wanted(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
                     break;
                 }
                 if (pass) {
-                    PyObject *r = PyObject_CallMethod(rule, "accepts", "O", ev);
+                    PyObject *r = PyObject_CallMethodOneArg(rule, s_accepts, ev);
                     if (r == NULL) {
                         take = -1;
                         break;
@@ -196,7 +196,8 @@ PyInit__routing(void)
 {
     if ((s_kind = PyUnicode_InternFromString("kind")) == NULL
         || (s_lower = PyUnicode_InternFromString("lower")) == NULL
-        || (s_empty = PyUnicode_InternFromString("")) == NULL)
+        || (s_empty = PyUnicode_InternFromString("")) == NULL
+        || (s_accepts = PyUnicode_InternFromString("accepts")) == NULL)
         return NULL;
     return PyModule_Create(&module);
 }
