@@ -23,7 +23,7 @@
 static PyObject *loads, *json_error, *source_ref, *source_heads;
 static PyObject *s_active, *s_memo, *s_resolve, *s_by_topic, *s_event_sources, *s_routes, *s_json_logs,
     *s_event, *s_cfg, *s_max_record_bytes, *s_redact, *s_record_failed, *s_enricher, *s_tenant, *s_service,
-    *s_host, *s_env, *s_attributes, *s_bar, *s_empty, *s_kinds, *s_resource_logs, *s_resource_metrics, *s_normalizer, *s_kind_topic, *s_decode, *s_stream, *s_sniffed, *s_auto,
+    *s_host, *s_env, *s_attributes, *s_bar, *s_empty, *s_kinds, *s_resource_logs, *s_resource_metrics, *s_normalizer, *s_kind_topic, *s_decode, *s_stream, *s_sniffed, *s_auto_name,
     *s_log, *s_observed_ts, *s_settle, *s_max_events_per_record;
 
 static PyObject *
@@ -420,6 +420,7 @@ typedef struct {
     PyObject *routes, *fast, *kinds, *normalizer, *kind_topic, *decode, *failed, *failure_of, *enricher;
     /* decoders.SNIFFED: text_kind and the syslog, logfmt and access decoders; or NULL */
     PyObject *text_kind, *syslog, *logfmt, *access;
+    PyObject *auto_fmt; /* decoders.AUTO: the format that sniffs */
     PyObject *may_hold_card; /* redact._may_hold_card */
     Py_ssize_t max_bytes, max_events;
 } Batch;
@@ -438,6 +439,7 @@ batch_clear(Batch *b)
     Py_CLEAR(b->syslog);
     Py_CLEAR(b->logfmt);
     Py_CLEAR(b->access);
+    Py_CLEAR(b->auto_fmt);
     Py_CLEAR(b->failed);
     Py_CLEAR(b->failure_of);
     Py_CLEAR(b->enricher);
@@ -478,6 +480,7 @@ batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyOb
         || (decoders = PyImport_ImportModule("streams.ingest.decoders")) == NULL
         || (b->decode = PyObject_GetAttr(decoders, s_decode)) == NULL
         || (sniffed = PyObject_GetAttr(decoders, s_sniffed)) == NULL
+        || (b->auto_fmt = PyObject_GetAttr(decoders, s_auto_name)) == NULL
         || (b->enricher = PyObject_GetAttr(ingestor, s_enricher)) == NULL
         || (cfg = PyObject_GetAttr(ingestor, s_cfg)) == NULL)
         goto done;
@@ -671,8 +674,11 @@ decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, P
 static PyObject *
 sniffed(Batch *b, PyObject *value, PyObject *fmt)
 {
-    if (b->text_kind == NULL || (fmt != s_auto && !(PyUnicode_CheckExact(fmt) && PyUnicode_Compare(fmt, s_auto) == 0)))
+    if (b->text_kind == NULL)
         return NULL;
+    int sniffs = fmt == b->auto_fmt ? 1 : PyObject_RichCompareBool(fmt, b->auto_fmt, Py_EQ);
+    if (sniffs <= 0)
+        return NULL; /* a forced format (or an error, which the caller raises) */
     const char *s = PyBytes_AS_STRING(value);
     Py_ssize_t n = PyBytes_GET_SIZE(value);
     /* what `decode` strips first, and the first bytes `sniff` tests before text_kind */
@@ -858,7 +864,7 @@ PyInit__hotloop(void)
         || intern(&s_resource_logs, "resourceLogs") < 0 || intern(&s_resource_metrics, "resourceMetrics") < 0
         || intern(&s_normalizer, "normalizer") < 0 || intern(&s_kind_topic, "_kind_topic") < 0
         || intern(&s_decode, "decode") < 0 || intern(&s_stream, "stream") < 0 || intern(&s_sniffed, "SNIFFED") < 0
-        || intern(&s_auto, "auto") < 0 || intern(&s_log, "log") < 0
+        || intern(&s_auto_name, "AUTO") < 0 || intern(&s_log, "log") < 0
         || intern(&s_observed_ts, "observed_ts") < 0 || intern(&s_settle, "_settle") < 0
         || intern(&s_max_events_per_record, "max_events_per_record") < 0)
         return NULL;

@@ -31,6 +31,7 @@ The regex (`re`, `accelerate=False, use_arrow=False`) is the reference.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 
@@ -40,19 +41,16 @@ from streams.ingest.redact import gate_pattern, raw_gate_built
 _precheck = accel.load("_precheck")
 # pyarrow comes with chdb; without it the pure-Python test is used
 _HAS_ARROW = importlib.util.find_spec("pyarrow") is not None and importlib.util.find_spec("numpy") is not None
-_arrow_modules: tuple | None = None
 
 
+@functools.cache
 def _arrow() -> tuple:
     """(numpy, pyarrow, pyarrow.compute), imported on first use: the C form needs none of
     them, and importing numpy starts a BLAS thread pool in every ingest process."""
-    global _arrow_modules
-    if _arrow_modules is None:
-        import numpy
-        import pyarrow
-        import pyarrow.compute
-        _arrow_modules = (numpy, pyarrow, pyarrow.compute)
-    return _arrow_modules
+    import numpy
+    import pyarrow
+    import pyarrow.compute
+    return numpy, pyarrow, pyarrow.compute
 
 
 # pyarrow compiles the regex on every call (~1 ms for both): below this many records
