@@ -37,6 +37,8 @@ imported(const char *module, const char *name)
     return v;
 }
 
+#define NHEADS 16
+
 /* What `deliver` reads of the Enricher and the IngestOutput: looked up once per batch
    in `run`, once per call in the Python-facing `deliver`. */
 typedef struct {
@@ -45,8 +47,9 @@ typedef struct {
     PyObject *serialize; /* hotloop.serialize: the event's JSON, exactly sized */
     PyObject *by_topic;
     PyObject *sources; /* IngestOutput.event_sources */
-    /* the raw partition of the last source reference made: its name, encoded */
-    PyObject *last_topic, *last_partition, *last_head;
+    /* the source reference heads made (a raw partition's name, encoded), one slot per
+       partition number modulo NHEADS: the records of a batch interleave a few partitions */
+    PyObject *head_topic[NHEADS], *head_partition[NHEADS], *head[NHEADS];
 } Sink;
 
 static void
@@ -57,9 +60,11 @@ sink_clear(Sink *k)
     Py_CLEAR(k->serialize);
     Py_CLEAR(k->by_topic);
     Py_CLEAR(k->sources);
-    Py_CLEAR(k->last_topic);
-    Py_CLEAR(k->last_partition);
-    Py_CLEAR(k->last_head);
+    for (int i = 0; i < NHEADS; i++) {
+        Py_CLEAR(k->head_topic[i]);
+        Py_CLEAR(k->head_partition[i]);
+        Py_CLEAR(k->head[i]);
+    }
 }
 
 static int
@@ -202,7 +207,7 @@ partition_key(PyObject *ev)
     return key;
 }
 
-/* Whether a topic or partition is the one of the last source reference: consumers
+/* Whether a topic or partition is the one of a remembered source reference: consumers
    hand out a new str per record, so identity alone rarely holds. */
 static int
 same(PyObject *a, PyObject *b)
@@ -222,8 +227,12 @@ static PyObject *
 source_reference(Sink *k, PyObject *topic, PyObject *partition, PyObject *offset, PyObject *index)
 {
     PyObject *head = NULL;
-    if (k->last_head != NULL && same(topic, k->last_topic) && same(partition, k->last_partition))
-        head = k->last_head;
+    long number = PyLong_CheckExact(partition) ? PyLong_AsLong(partition) : 0;
+    if (number == -1 && PyErr_Occurred())
+        PyErr_Clear(); /* any slot will do */
+    int i = (int)((unsigned long)number % NHEADS);
+    if (k->head[i] != NULL && same(topic, k->head_topic[i]) && same(partition, k->head_partition[i]))
+        head = k->head[i];
     else if (PyUnicode_CheckExact(topic) && PyLong_CheckExact(partition)) {
         PyObject *key = PyTuple_Pack(2, topic, partition);
         if (key == NULL)
@@ -236,9 +245,9 @@ source_reference(Sink *k, PyObject *topic, PyObject *partition, PyObject *offset
             Py_INCREF(topic);
             Py_INCREF(partition);
             Py_INCREF(head);
-            Py_XSETREF(k->last_topic, topic);
-            Py_XSETREF(k->last_partition, partition);
-            Py_XSETREF(k->last_head, head);
+            Py_XSETREF(k->head_topic[i], topic);
+            Py_XSETREF(k->head_partition[i], partition);
+            Py_XSETREF(k->head[i], head);
         }
         else
             head = NULL;
@@ -301,6 +310,10 @@ deliver_event(Sink *k, PyObject *ev, PyObject *dest, PyObject *events, PyObject 
     if ((ref = source_reference(k, topic, partition, offset, index)) == NULL
         || (entry = PyTuple_Pack(3, key, body, ref)) == NULL)
         goto done;
+    /* Of bytes only, it can be in no reference cycle: the collector need not walk the
+       batch's thousands of entries while the output lives (as it would do once). */
+    if (PyBytes_CheckExact(ref) || ref == Py_None)
+        PyObject_GC_UnTrack(entry);
     PyObject *bucket = PyDict_GetItemWithError(k->by_topic, dest);
     if (bucket == NULL) {
         if (PyErr_Occurred() || (bucket = PyList_New(0)) == NULL)

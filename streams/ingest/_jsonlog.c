@@ -5,7 +5,7 @@
  * which stays the reference and the fallback.
  *
  * `Events(owner, helpers, kind="log")` is a callable bound to one instance: it shares the
- * instance's caches (plans, ts_cache, prefixes and its TimeParser's iso_cache, which
+ * instance's caches (plans, prefixes and its TimeParser's iso_cache, which
  * are cleared, never replaced) and takes the arguments of the method. The three kinds
  * share every step but the last (the record's keys and shape, the attributes, the id,
  * the time); each does the common case of every step in C, and calls the Python helpers
@@ -23,7 +23,7 @@
  *   stable_id    stable_event_id: events of a decoder's record (index > 0)
  *   foreign_id   _foreign_id: an event id that is not a UUID
  *   dumps        orjson.dumps, which formats finite floats
- *   severity_fast, MIN_EPOCH_S, MAX_FUTURE_S, _MAX_OFFSET, _TS_CACHE_LIMIT
+ *   severity_fast, MIN_EPOCH_S, MAX_FUTURE_S, _MAX_OFFSET
  *
  * then, for metrics and security events only:
  *
@@ -64,6 +64,8 @@ enum { K_LOG, K_METRIC, K_SECURITY };
 #define KEY_CACHE_LIMIT 20000
 /* record shapes remembered (a batch holds a handful, one per emitter) */
 #define NSHAPES 16
+/* partitions whose event-id prefix is remembered at once */
+#define NPFX 16
 #define ITEMS_ON_STACK 64
 
 /* The keys of one record shape, with what the plan of their tuple makes of each. A
@@ -83,7 +85,6 @@ typedef struct {
     int nslots;
     PyObject *owner;          /* the JsonLogs (or JsonMetrics, JsonSecurity) instance */
     PyObject *plans;          /* owner.plans */
-    PyObject *ts_cache;       /* owner.ts_cache */
     PyObject *prefixes;       /* owner.prefixes */
     PyObject *times;          /* owner.times */
     PyObject *iso_cache;      /* owner.times.iso_cache */
@@ -108,13 +109,19 @@ typedef struct {
     double min_epoch;
     double max_future;
     unsigned long long max_offset;
-    Py_ssize_t ts_cache_limit;
     PyObject *keys;           /* flatten(): prefix -> {key: prefix + key} */
     Py_ssize_t nkeys;
     Shape shapes[NSHAPES];
     int last_shape, next_shape;
-    /* the last prefixes[(topic, partition)] read: prefixes only ever grow */
-    PyObject *pfx_topic, *pfx_partition, *pfx_value;
+    /* prefixes[(topic, partition)] read, one slot per partition number modulo
+       NPFX: the records of a batch interleave a few partitions, and prefixes only ever
+       grow */
+    PyObject *pfx_topic[NPFX], *pfx_partition[NPFX], *pfx_value[NPFX];
+    /* seconds read from iso_cache (key and value), one slot per second of the minute:
+       the records of a batch span a few seconds to minutes, in any order */
+    char sec_key[60][19];
+    double sec_base[60];
+    unsigned char sec_known[60];
 } Events;
 
 /* interned strings */
@@ -691,13 +698,21 @@ attribute_text(Events *self, PyObject *v)
 static PyObject *
 prefix_of(Events *self, PyObject *topic, PyObject *partition)
 {
-    if (self->pfx_value != NULL && (self->pfx_topic == topic || PyUnicode_Compare(self->pfx_topic, topic) == 0)) {
-        int same = self->pfx_partition == partition ? 1 : PyObject_RichCompareBool(self->pfx_partition, partition, Py_EQ);
+    long number = PyLong_AsLong(partition);
+    if (number == -1 && PyErr_Occurred())
+        PyErr_Clear(); /* any slot will do */
+    int i = (int)((unsigned long)number % NPFX);
+    if (self->pfx_value[i] != NULL
+        && (self->pfx_topic[i] == topic || PyUnicode_Compare(self->pfx_topic[i], topic) == 0)) {
+        int same = self->pfx_partition[i] == partition ? 1
+                   : PyObject_RichCompareBool(self->pfx_partition[i], partition, Py_EQ);
         if (same < 0)
             return NULL;
         if (same)
-            return self->pfx_value;
+            return self->pfx_value[i];
     }
+    else if (PyErr_Occurred())
+        return NULL;
     PyObject *key = PyTuple_Pack(2, topic, partition);
     if (key == NULL)
         return NULL;
@@ -705,11 +720,11 @@ prefix_of(Events *self, PyObject *topic, PyObject *partition)
     Py_DECREF(key);
     if (prefix != NULL && prefix != Py_None) {
         Py_INCREF(topic);
-        Py_XSETREF(self->pfx_topic, topic);
+        Py_XSETREF(self->pfx_topic[i], topic);
         Py_INCREF(partition);
-        Py_XSETREF(self->pfx_partition, partition);
+        Py_XSETREF(self->pfx_partition[i], partition);
         Py_INCREF(prefix);
-        Py_XSETREF(self->pfx_value, prefix);
+        Py_XSETREF(self->pfx_value[i], prefix);
     }
     return prefix;
 }
@@ -743,6 +758,48 @@ prefixed_id(PyObject *prefix, unsigned long long offset)
     return out;
 }
 
+/* RFC 3339 in UTC with 1 to 15 ASCII digits of fraction (`2026-01-01T00:00:00.123Z`),
+ * the commonest event time: the second from iso_cache (through a memo of the seconds
+ * read), plus the fraction. digits / 10**k is the double nearest to float(".digits"), as
+ * both are exact before the one rounding. NULL (no error) when it is not that form or
+ * its second is not in iso_cache yet. */
+static PyObject *
+iso_z(Events *self, PyObject *raw)
+{
+    static const double pow10[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+                                     1e14, 1e15};
+    if (!PyUnicode_IS_ASCII(raw))
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
+    const char *p = (const char *)PyUnicode_1BYTE_DATA(raw);
+    if (n < 21 || n > 20 + 15 + 1 || p[n - 1] != 'Z' || p[19] != '.')
+        return NULL;
+    unsigned long long u = 0;
+    for (Py_ssize_t i = 20; i < n - 1; i++) {
+        unsigned d = (unsigned)(p[i] - '0');
+        if (d > 9)
+            return NULL;
+        u = u * 10 + d;
+    }
+    unsigned tens = (unsigned)(p[17] - '0'), ones = (unsigned)(p[18] - '0');
+    if (tens > 5 || ones > 9)
+        return NULL; /* not a second of a minute: event_time() says what it is */
+    unsigned i = tens * 10 + ones;
+    if (!self->sec_known[i] || memcmp(self->sec_key[i], p, 19) != 0) {
+        PyObject *key = PyUnicode_FromStringAndSize(p, 19);
+        if (key == NULL)
+            return NULL;
+        PyObject *base = PyDict_GetItemWithError(self->iso_cache, key);
+        Py_DECREF(key);
+        if (base == NULL || !PyFloat_CheckExact(base))
+            return NULL;
+        memcpy(self->sec_key[i], p, 19);
+        self->sec_base[i] = PyFloat_AS_DOUBLE(base);
+        self->sec_known[i] = 1;
+    }
+    return PyFloat_FromDouble(self->sec_base[i] + (double)u / pow10[n - 21]);
+}
+
 /* The event time from the cached or fast readings, or NULL with no error set when
  * event_time() must decide (or NULL with an error). */
 static PyObject *
@@ -750,77 +807,67 @@ fast_time(Events *self, PyObject *raw, double hi)
 {
     PyObject *ts = NULL;
     if (PyUnicode_CheckExact(raw)) {
-        /* Records of a batch repeat their timestamps (per millisecond): remembered; else
-         * RFC 3339 with a fraction and Z from the per-second cache. */
-        ts = PyDict_GetItemWithError(self->ts_cache, raw);
-        if (ts != NULL)
-            Py_INCREF(ts);
-        else if (PyErr_Occurred())
-            return NULL;
-        else {
-            Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
-            int kind = PyUnicode_KIND(raw);
-            const void *data = PyUnicode_DATA(raw);
-            if (n >= 20 && PyUnicode_READ(kind, data, n - 1) == 'Z' && PyUnicode_READ(kind, data, 19) == '.') {
-                PyObject *key = PyUnicode_Substring(raw, 0, 19);
-                if (key == NULL)
+        Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
+        int kind = PyUnicode_KIND(raw);
+        const void *data = PyUnicode_DATA(raw);
+        if ((ts = iso_z(self, raw)) != NULL || PyErr_Occurred())
+            ; /* the commonest form */
+        else if (n >= 20 && PyUnicode_READ(kind, data, n - 1) == 'Z' && PyUnicode_READ(kind, data, 19) == '.') {
+            /* what iso_z leaves: over 15 digits, other decimal digits, or a new second */
+            PyObject *key = PyUnicode_Substring(raw, 0, 19);
+            if (key == NULL)
+                return NULL;
+            PyObject *base = PyDict_GetItemWithError(self->iso_cache, key);
+            Py_DECREF(key);
+            if (base == NULL) {
+                if (PyErr_Occurred())
                     return NULL;
-                PyObject *base = PyDict_GetItemWithError(self->iso_cache, key);
-                Py_DECREF(key);
-                if (base == NULL) {
-                    if (PyErr_Occurred())
-                        return NULL;
-                }
-                else if (isdecimal_range(raw, 20, n - 1)) {
-                    Py_INCREF(base);
-                    PyObject *fs = PyUnicode_Substring(raw, 19, n - 1);
-                    PyObject *frac = fs ? PyFloat_FromString(fs) : NULL;
-                    Py_XDECREF(fs);
-                    if (frac == NULL) {
-                        Py_DECREF(base);
-                        return NULL;
-                    }
-                    if (PyFloat_CheckExact(base))
-                        ts = PyFloat_FromDouble(PyFloat_AS_DOUBLE(base) + PyFloat_AS_DOUBLE(frac));
-                    else
-                        ts = PyNumber_Add(base, frac);
-                    Py_DECREF(base);
-                    Py_DECREF(frac);
-                    if (ts == NULL)
-                        return NULL;
-                    if (PyDict_GET_SIZE(self->ts_cache) > self->ts_cache_limit)
-                        PyDict_Clear(self->ts_cache);
-                    if (PyDict_SetItem(self->ts_cache, raw, ts) < 0) {
-                        Py_DECREF(ts);
-                        return NULL;
-                    }
-                }
             }
-            else if (ascii_digits(raw)) {
-                /* OpenTelemetry's timeUnixNano; as event_time() reads it */
-                double v;
-                Py_ssize_t len = PyUnicode_GET_LENGTH(raw);
-                if (len <= 19) {
-                    /* below 10**19 < 2**64: the integer is exact, and its conversion rounds
-                     * to nearest even as float(text) does */
-                    const Py_UCS1 *p = PyUnicode_1BYTE_DATA(raw);
-                    unsigned long long u = 0;
-                    for (Py_ssize_t i = 0; i < len; i++)
-                        u = u * 10 + (unsigned long long)(p[i] - '0');
-                    v = (double)u;
+            else if (isdecimal_range(raw, 20, n - 1)) {
+                Py_INCREF(base);
+                PyObject *fs = PyUnicode_Substring(raw, 19, n - 1);
+                PyObject *frac = fs ? PyFloat_FromString(fs) : NULL;
+                Py_XDECREF(fs);
+                if (frac == NULL) {
+                    Py_DECREF(base);
+                    return NULL;
                 }
-                else {
-                    PyObject *f = PyFloat_FromString(raw);
-                    if (f == NULL)
-                        return NULL;
-                    v = PyFloat_AS_DOUBLE(f);
-                    Py_DECREF(f);
-                }
-                ts = PyFloat_FromDouble(epoch_seconds(v));
+                if (PyFloat_CheckExact(base))
+                    ts = PyFloat_FromDouble(PyFloat_AS_DOUBLE(base) + PyFloat_AS_DOUBLE(frac));
+                else
+                    ts = PyNumber_Add(base, frac);
+                Py_DECREF(base);
+                Py_DECREF(frac);
                 if (ts == NULL)
                     return NULL;
             }
         }
+        else if (ascii_digits(raw)) {
+            /* OpenTelemetry's timeUnixNano; as event_time() reads it */
+            double v;
+            Py_ssize_t len = PyUnicode_GET_LENGTH(raw);
+            if (len <= 19) {
+                /* below 10**19 < 2**64: the integer is exact, and its conversion rounds
+                 * to nearest even as float(text) does */
+                const Py_UCS1 *p = PyUnicode_1BYTE_DATA(raw);
+                unsigned long long u = 0;
+                for (Py_ssize_t i = 0; i < len; i++)
+                    u = u * 10 + (unsigned long long)(p[i] - '0');
+                v = (double)u;
+            }
+            else {
+                PyObject *f = PyFloat_FromString(raw);
+                if (f == NULL)
+                    return NULL;
+                v = PyFloat_AS_DOUBLE(f);
+                Py_DECREF(f);
+            }
+            ts = PyFloat_FromDouble(epoch_seconds(v));
+            if (ts == NULL)
+                return NULL;
+        }
+        if (ts == NULL && PyErr_Occurred())
+            return NULL;
         if (ts != NULL) {
             int ok = in_range(self, ts, hi);
             if (ok <= 0) {
@@ -1396,7 +1443,6 @@ events_traverse(Events *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->owner);
     Py_VISIT(self->plans);
-    Py_VISIT(self->ts_cache);
     Py_VISIT(self->prefixes);
     Py_VISIT(self->times);
     Py_VISIT(self->iso_cache);
@@ -1423,9 +1469,11 @@ events_traverse(Events *self, visitproc visit, void *arg)
         Py_VISIT(self->shapes[i].plan);
         Py_VISIT(self->shapes[i].roles);
     }
-    Py_VISIT(self->pfx_topic);
-    Py_VISIT(self->pfx_partition);
-    Py_VISIT(self->pfx_value);
+    for (int i = 0; i < NPFX; i++) {
+        Py_VISIT(self->pfx_topic[i]);
+        Py_VISIT(self->pfx_partition[i]);
+        Py_VISIT(self->pfx_value[i]);
+    }
     return 0;
 }
 
@@ -1434,7 +1482,6 @@ events_clear(Events *self)
 {
     Py_CLEAR(self->owner);
     Py_CLEAR(self->plans);
-    Py_CLEAR(self->ts_cache);
     Py_CLEAR(self->prefixes);
     Py_CLEAR(self->times);
     Py_CLEAR(self->iso_cache);
@@ -1458,9 +1505,11 @@ events_clear(Events *self)
     Py_CLEAR(self->keys);
     for (int i = 0; i < NSHAPES; i++)
         shape_clear(&self->shapes[i]);
-    Py_CLEAR(self->pfx_topic);
-    Py_CLEAR(self->pfx_partition);
-    Py_CLEAR(self->pfx_value);
+    for (int i = 0; i < NPFX; i++) {
+        Py_CLEAR(self->pfx_topic[i]);
+        Py_CLEAR(self->pfx_partition[i]);
+        Py_CLEAR(self->pfx_value[i]);
+    }
     return 0;
 }
 
@@ -1508,11 +1557,11 @@ events_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         }
     }
     PyObject *event, *text, *trace_hex, *severity_of, *stable_id, *foreign_id, *dumps, *severity_fast;
-    PyObject *min_epoch, *max_future, *max_offset, *limit;
+    PyObject *min_epoch, *max_future, *max_offset;
     PyObject *category = NULL, *outcome = NULL, *metric_type = NULL, *outcomes = NULL, *metric_types = NULL;
-    if (!PyArg_ParseTuple(helpers, "OOOOOOOO!O!O!O!O!|OOOO!O!:Events helpers", &event, &text, &trace_hex,
+    if (!PyArg_ParseTuple(helpers, "OOOOOOOO!O!O!O!|OOOO!O!:Events helpers", &event, &text, &trace_hex,
                           &severity_of, &stable_id, &foreign_id, &dumps, &PyDict_Type, &severity_fast, &PyFloat_Type,
-                          &min_epoch, &PyFloat_Type, &max_future, &PyLong_Type, &max_offset, &PyLong_Type, &limit,
+                          &min_epoch, &PyFloat_Type, &max_future, &PyLong_Type, &max_offset,
                           &category, &outcome, &metric_type, &PyDict_Type, &outcomes, &PyDict_Type, &metric_types))
         return NULL;
     if (kind != K_LOG && metric_types == NULL) {
@@ -1528,7 +1577,6 @@ events_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->min_epoch = PyFloat_AS_DOUBLE(min_epoch);
     self->max_future = PyFloat_AS_DOUBLE(max_future);
     self->max_offset = PyLong_AsUnsignedLongLong(max_offset);
-    self->ts_cache_limit = PyLong_AsSsize_t(limit);
     if (PyErr_Occurred())
         goto error;
 #define KEEP(field, value) (Py_XINCREF(value), self->field = (value))
@@ -1550,7 +1598,6 @@ events_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     KEEP(metric_types, metric_types);
 #undef KEEP
     if ((self->keys = PyDict_New()) == NULL || (self->plans = attr(owner, "plans", 1)) == NULL
-        || (self->ts_cache = attr(owner, "ts_cache", 1)) == NULL
         || (self->prefixes = attr(owner, "prefixes", 1)) == NULL || (self->times = attr(owner, "times", 0)) == NULL
         || (self->iso_cache = attr(self->times, "iso_cache", 1)) == NULL
         || (self->new_plan = attr(owner, "_new_plan", 0)) == NULL

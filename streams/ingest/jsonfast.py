@@ -50,7 +50,6 @@ _jsonlog = accel.load("_jsonlog")  # None when not built: the Python path runs
 
 _ABSENT = object()  # never equal to a JSON key (always a str)
 _PLAN_LIMIT = 10_000
-_TS_CACHE_LIMIT = 100_000
 _MAX_OFFSET = 0xFFFFFFFFFFFF
 _dumps = orjson.dumps
 
@@ -89,7 +88,6 @@ class JsonLogs:
         """accelerate: None = the C path when it is built and SLUICE_PURE_PYTHON is not 1."""
         self.times = times
         self.plans: dict[tuple, tuple | None] = {}
-        self.ts_cache: dict[str, float] = {}
         self.prefixes: dict[tuple[str, int], str] = {}
         self.accelerated = accelerate = _use_c(accelerate)
         if accelerate:
@@ -167,17 +165,12 @@ class JsonLogs:
             eid = eid.lower()
         ts = None
         if type(raw_ts) is str:
-            # Records of a batch repeat their timestamps (per millisecond): remember
-            # them; else RFC 3339 with a fraction and Z from the per-second cache.
-            ts = self.ts_cache.get(raw_ts)
-            if ts is None and raw_ts[-1:] == "Z" and raw_ts[19:20] == ".":
+            # RFC 3339 with a fraction and Z from the per-second cache
+            if raw_ts[-1:] == "Z" and raw_ts[19:20] == ".":
                 base = self.times.iso_cache.get(raw_ts[:19])
                 if base is not None and raw_ts[20:-1].isdecimal():  # the digits float() reads
                     ts = base + float(raw_ts[19:-1])
-                    if len(self.ts_cache) > _TS_CACHE_LIMIT:
-                        self.ts_cache.clear()
-                    self.ts_cache[raw_ts] = ts
-            elif ts is None and raw_ts.isdigit() and raw_ts.isascii():
+            elif raw_ts.isdigit() and raw_ts.isascii():
                 ts = epoch_seconds(float(raw_ts))  # OpenTelemetry's timeUnixNano; as event_time() reads it
             if ts is not None and not (MIN_EPOCH_S <= ts <= observed + MAX_FUTURE_S):
                 ts = None
@@ -203,7 +196,7 @@ class JsonLogs:
 
 # What the C path calls back into (see _jsonlog.c), in the order it takes them.
 _HELPERS = (JsonLogs.event, _text, _trace_hex, _severity_of, stable_event_id, _foreign_id, _dumps, _SEVERITY_FAST,
-            float(MIN_EPOCH_S), float(MAX_FUTURE_S), _MAX_OFFSET, _TS_CACHE_LIMIT)
+            float(MIN_EPOCH_S), float(MAX_FUTURE_S), _MAX_OFFSET)
 
 
 # -- metric samples and security events ------------------------------------------------------
@@ -212,7 +205,7 @@ _HELPERS = (JsonLogs.event, _text, _trace_hex, _severity_of, stable_event_id, _f
 class _JsonKind:
     """The events of one kind but logs, from JSON objects or a decoder's fields: `event`
     gives exactly what the Normalizer gives (it is the Normalizer in the Python form),
-    its C form is `Events` bound to the kind. Caches as JsonLogs has them (plans, ts_cache,
+    its C form is `Events` bound to the kind. Caches as JsonLogs has them (plans,
     prefixes), the C form's own."""
 
     kind = ""
@@ -224,7 +217,6 @@ class _JsonKind:
         self.times = times
         self.normalizer = Normalizer(times)
         self.plans: dict[tuple, tuple] = {}
-        self.ts_cache: dict[str, float] = {}
         self.prefixes: dict[tuple[str, int], str] = {}
         self.accelerated = accelerate = _use_c(accelerate)
         if accelerate:
