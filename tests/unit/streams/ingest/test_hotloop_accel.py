@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from benchmarks import bench_ingest
 from schemas import source
+from schemas.ids import stable_event_id
 from schemas.topics import Topics
 from streams.ingest import hotloop, redact
 from streams.ingest.enrich import Enricher
@@ -169,6 +170,22 @@ def test_an_interrupt_is_not_swallowed():
     c.enricher._resolve = interrupted
     with pytest.raises(KeyboardInterrupt):
         c.process([(b'{"msg": "x"}', T.raw("logs"), 0, 1)], OBSERVED)
+
+
+@needs_c
+def test_partitions_that_share_a_cache_slot_keep_their_own_ids_and_sources():
+    """The event-id prefixes and source heads are remembered per partition number
+    modulo 16: 0, 16 and 32 share a slot, as do two topics' partition 5."""
+    records = [(v, T.raw(t.rsplit(".", 1)[-1]), (0, 16, 32, 5, 21, 48)[i % 6], o)
+               for i, (v, t, _, o) in enumerate(bench_ingest.corpus(600))]
+    records += [(b'{"msg": "x"}', topic, 5, 7) for topic in (T.raw("logs"), T.raw("security"), "x")]
+    both(records, IngestConfig(enrichment=TABLES))
+    _, c = ingestors()
+    out = c.process(records, OBSERVED, keep_events=True)
+    # none of these records carries an id of its own: each event's is its coordinates'
+    assert [ev["event_id"] for ev in out.events] == [stable_event_id(*coords) for coords in out.event_sources]
+    refs = sorted(source.parse(ref) for items in out.by_topic.values() for _, _, ref in items if ref is not None)
+    assert refs == sorted((f"{topic}/{partition}", offset, index) for topic, partition, offset, index in out.event_sources)
 
 
 RAW = st.one_of(
