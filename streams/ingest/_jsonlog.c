@@ -33,8 +33,9 @@
  *   OUTCOMES, METRIC_TYPES
  *
  * and the owner's methods _new_plan (a key tuple seen for the first time) and _fresh_id
- * (the first record of a partition), and times.event_time (a time that is not a cached
- * RFC 3339 text, an all-digit text nor an in-range number).
+ * (the first record of a partition), and times.event_time (a time that is neither an
+ * RFC 3339 text with Z of a second already in iso_cache, an all-digit text nor an
+ * in-range number).
  *
  * The input dict is left as it is: the attributes are a new dict (same keys, same order
  * as the Python path leaves in `d`).
