@@ -173,7 +173,7 @@ def run(n: int = 200_000, repeat: int = 3) -> dict:
 
     ingest(mixed[:BATCH])  # warm the caches (time parsing, ids) like a running worker
     rounds = _passes([(floor, mixed), (ingest, mixed), (ingest, json_logs)], repeat)
-    floor_s, ingest_s, json_s = (min(column) for column in zip(*rounds))
+    floor_s, ingest_s, json_s = (min(column) for column in zip(*rounds, strict=True))
     return {
         "ingest_events_per_s": round(n / ingest_s),
         "json_logs_events_per_s": round(n / json_s),

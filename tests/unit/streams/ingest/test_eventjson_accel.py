@@ -200,7 +200,7 @@ def test_self_containing_values():
 
 def test_big_output_then_small_again():
     """The scratch buffer grows for one big object and is given back afterwards."""
-    big = {"k%d" % i: "v" * 100 + "\n" * (i % 3) for i in range(30_000)}
+    big = {f"k{i}": "v" * 100 + "\n" * (i % 3) for i in range(30_000)}
     same(big)
     same({"a": "x" * 5_000_000})
     same({"small": 1})
@@ -212,7 +212,7 @@ def test_many_key_objects_and_their_reuse():
     """Keys are cached by identity (holding a reference): fresh key objects whose
     addresses may repeat must still give their own text."""
     for round_ in range(20):
-        keys = ["key-%d-%d" % (round_, i) for i in range(600)]
+        keys = [f"key-{round_}-{i}" for i in range(600)]
         d = {k: i for i, k in enumerate(keys)}
         same(d)
         del d, keys  # frees the keys the cache does not hold
