@@ -192,7 +192,10 @@ class Enricher:
         changed = False
         for src in self.sources.values():
             changed |= src.load()
-        self._bind()
+        if changed:
+            self._bind()  # a new table: the memo of the old ones goes
+        else:
+            self._next_check = self.clock() + self.interval
         return changed
 
     def _resolve(self, service: str, host: str) -> tuple[str, dict | None]:

@@ -49,6 +49,7 @@ _SEPARATORS = re.compile(r"[ -]")
 _DOUBLE = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 _W3C_ID = re.compile(r"(?=[0-9]*[a-f])[0-9a-f]{16}(?:[0-9a-f]{16})?\Z")
 REDACTED = "[REDACTED:"
+_FIELD_KINDS_LIMIT = 10_000
 
 _SECRET_WORDS = (r"password|passwd|passphrase|client[_-]?secret|secret|api[_-]?key|apikey|access[_-]?key"
                  r"|private[_-]?key|token|credentials?")
@@ -57,28 +58,35 @@ _KIND_OF_WORD = (("passw", "password"), ("passphrase", "password"), ("secret", "
 # Field names whose whole value is a secret: the name ends with one of the words.
 SECRET_FIELD = re.compile(r"(?i)[\w.\-]*?(" + _SECRET_WORDS + r"|authorization|cookie|set-cookie)\Z")
 
-# (kind, compiled pattern, replacement) applied in this order to every string.
-_PATTERNS: tuple[tuple[str, re.Pattern, str], ...] = (
+# (kind, compiled pattern, replacement, hints, folded) applied in this order to every
+# string. Every text a pattern matches holds one of its hints (a literal; in the
+# lowercased text when folded): a pattern none of whose hints is in the text cannot
+# change it, and `in` costs a fraction of a regex search that finds nothing.
+_PATTERNS: tuple[tuple[str, re.Pattern, str, tuple[str, ...], bool], ...] = (
     ("private_key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?"
                                r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)", re.S | re.A),
-     "[REDACTED:private_key]"),
-    ("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "[REDACTED:jwt]"),
+     "[REDACTED:private_key]", ("-----BEGIN ",), False),
+    ("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "[REDACTED:jwt]", ("eyJ",), False),
     ("bearer_token", re.compile(r"(?i)(\bbearer\s+)(?!\[REDACTED)[A-Za-z0-9._~+/=-]{8,}", re.A),
-     r"\1[REDACTED:bearer_token]"),
+     r"\1[REDACTED:bearer_token]", ("bearer",), True),
     ("basic_auth", re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?basic\s+)(?!\[REDACTED)[A-Za-z0-9+/]+=*",
                                 re.A),
-     r"\1[REDACTED:basic_auth]"),
+     r"\1[REDACTED:basic_auth]", ("authorization",), True),
     ("url_password", re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@\"']+:)(?!\[REDACTED)[^\s@/\"']+(@)", re.A),
-     r"\1[REDACTED:url_password]\2"),
+     r"\1[REDACTED:url_password]\2", ("://",), False),
     ("aws_access_key", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}"
-                                  r"(?![A-Z0-9])"), "[REDACTED:aws_access_key]"),
-    ("api_key", re.compile(r"(?<![A-Za-z0-9])[sr]k_(?:live|test)_[0-9A-Za-z]{10,}"), "[REDACTED:api_key]"),
+                                  r"(?![A-Z0-9])"), "[REDACTED:aws_access_key]",
+     ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ABIA", "ACCA"), False),
+    ("api_key", re.compile(r"(?<![A-Za-z0-9])[sr]k_(?:live|test)_[0-9A-Za-z]{10,}"), "[REDACTED:api_key]",
+     ("k_live_", "k_test_"), False),
     ("token", re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,}|xox[abposr]-[A-Za-z0-9-]{10,})"),
-     "[REDACTED:token]"),
+     "[REDACTED:token]", ("gh", "xox"), False),
 )
 _KV = re.compile(
     r"(?i)(?<![A-Za-z0-9])(\\?[\"']?)([A-Za-z0-9_.-]*?(?:" + _SECRET_WORDS + r"))\1(\s*[:=]\s*)(?!\\?[\"']?\[REDACTED)"
     r"(\\\"(?:[^\\]|\\[^\"])*?\\\"|\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s\"',;&}\])]+)", re.A)
+# _KV's hints: one of the secret words' stems (lowercased text), then ":" or "=".
+_KV_WORD_HINTS = ("pass", "secret", "api", "access", "private", "token", "credential")
 
 # The gate: a pattern matching somewhere in any text that a pattern above (or the
 # card masker) would change, also when that text is seen JSON-escaped (quotes as \",
@@ -287,6 +295,7 @@ class Redactor:
         self.hash_fields = tuple(hash_fields or ())
         self._hash_key = hash_key
         self._hash_cache: dict[str, str] = {}
+        self._field_kinds: dict[str, str | None] = {}
 
     # -- strings -------------------------------------------------------------------
     def text(self, s: str, finding: Finding | None = None, where: str = "", card_exempt: bool = False) -> str:
@@ -295,54 +304,101 @@ class Redactor:
             finding = Finding()
         if self._clean(s) if self._clean is not None else self.gate.search(s) is None:
             return s
-        for kind, pattern, replacement in _PATTERNS:
+        return self._scrub(s, finding, where, card_exempt)
+
+    def _flagged(self, strings: list[str]) -> set[str]:
+        """The strings the gate does not pass, in one call of the C gate (each would cost
+        a call of `text`'s own test)."""
+        if self._clean is None:
+            return {s for s in strings if self.gate.search(s) is not None}
+        maybe, _ = _precheck.flagged([s.encode("utf-8", "surrogatepass") for s in strings])
+        return {strings[i] for i in maybe}
+
+    def _scrub(self, s: str, finding: Finding, where: str, card_exempt: bool) -> str:
+        """`text` for a string the gate did not pass."""
+        low = None
+        for kind, pattern, replacement, hints, folded in _PATTERNS:
+            if folded and low is None:
+                low = s.lower()
+            hay = low if folded else s
+            for hint in hints:
+                if hint in hay:
+                    break
+            else:
+                continue
             s, n = pattern.subn(replacement, s)
             if n:
                 finding.add(kind, n)
-        counts: dict[str, int] = {}
-        s = _KV.sub(_kv_replacement(counts), s)
-        for kind, n in counts.items():
-            finding.add(kind, n)
+                low = None
+        if ("=" in s or ":" in s) and any(hint in (low or s.lower()) for hint in _KV_WORD_HINTS):
+            counts: dict[str, int] = {}
+            s = _KV.sub(_kv_replacement(counts), s)
+            for kind, n in counts.items():
+                finding.add(kind, n)
         for kind, pattern in self.extra:
             s, n = pattern.subn(f"[REDACTED:{kind}]", s)
             if n:
                 finding.add(kind, n)
-        if not card_exempt:
+        if not card_exempt and _RUN13.search(s) is not None:
             s, cards = mask_cards(s, self.networks_only)
             if cards:
                 finding.add(CARD, len(cards))
                 finding.cards.extend((where, c) for c in cards)
         return s
 
-    def _field_value(self, name: str, value: str, finding: Finding, where: str) -> str:
+    def _secret_field(self, name: str) -> str | None:
+        """The kind of secret a field of this name holds whole, or None (memoized: a
+        stream repeats a handful of attribute names)."""
+        try:
+            return self._field_kinds[name]
+        except KeyError:
+            pass
         m = SECRET_FIELD.match(name)
-        if m is not None and value and not value.startswith(REDACTED):
+        kind = None
+        if m is not None:
             word = m.group(1).lower()
             kind = "token" if word in ("authorization", "cookie", "set-cookie") else _kind_of(word)
-            finding.add(kind)
-            return f"[REDACTED:{kind}]"
-        return self.text(value, finding, where)
+        if len(self._field_kinds) >= _FIELD_KINDS_LIMIT:
+            self._field_kinds.clear()
+        self._field_kinds[name] = kind
+        return kind
 
-    def _mapping(self, mapping: dict, finding: Finding, prefix: str) -> dict:
+    def _mapping(self, mapping: dict, finding: Finding, prefix: str, flagged: set[str]) -> dict:
         out = {}
         for k, v in mapping.items():
-            key = self.text(k, finding, f"{prefix}.key") if type(k) is str else k
-            # the field's path names the key as redacted: a key may itself hold a number
-            out[key] = self._field_value(k, v, finding, f"{prefix}.{key}") if type(v) is str else v
+            key = self._scrub(k, finding, f"{prefix}.key", False) if type(k) is str and k in flagged else k
+            if type(v) is str:
+                kind = self._secret_field(k) if v and not v.startswith(REDACTED) else None
+                if kind is not None:
+                    finding.add(kind)
+                    v = f"[REDACTED:{kind}]"
+                elif v in flagged:
+                    # the field's path names the key as redacted: a key may itself hold a number
+                    v = self._scrub(v, finding, f"{prefix}.{key}", False)
+            out[key] = v
         return out
 
     # -- events --------------------------------------------------------------------
     def event(self, ev: dict) -> Finding:
         """Redact every string field of a canonical event in place (event_id and kind excepted)."""
         finding = Finding()
+        strings = []
         for name, value in ev.items():
             if type(value) is str:
-                if name in ("event_id", "kind"):
+                if name not in ("event_id", "kind"):
+                    strings.append(value)
+            elif type(value) is dict:
+                strings.extend(k for k in value if type(k) is str)
+                strings.extend(v for v in value.values() if type(v) is str)
+        flagged = self._flagged(strings)
+        for name, value in ev.items():
+            if type(value) is str:
+                if name in ("event_id", "kind") or value not in flagged:
                     continue
                 exempt = name in ("trace_id", "span_id") and _W3C_ID.match(value) is not None
-                ev[name] = self.text(value, finding, name, card_exempt=exempt)
+                ev[name] = self._scrub(value, finding, name, exempt)
             elif type(value) is dict:
-                ev[name] = self._mapping(value, finding, name)
+                ev[name] = self._mapping(value, finding, name, flagged)
         return finding
 
     def cards(self, ev: dict) -> Finding:

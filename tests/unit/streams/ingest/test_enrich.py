@@ -81,7 +81,15 @@ def test_hot_reload_after_the_interval_only(tmp_path):
     e.apply(ev)
     assert ev["attributes"]["team"] == "new"
     clock.now += 10
+    memo = e._memo
     assert e.maybe_reload() is False                 # unchanged file: nothing reloaded
+    assert e._memo is memo and memo                  # and what was resolved stays resolved
+    clock.now += 5
+    assert e.maybe_reload() is False                 # the next check waits the interval again
+    _touch(services, "service,team\npayments-api,newer\n", 300)
+    assert e.maybe_reload() is False
+    clock.now += 5
+    assert e.maybe_reload() is True
 
 
 def test_broken_file_on_reload_keeps_the_old_table_and_logs(tmp_path, caplog):
