@@ -529,6 +529,20 @@ write_key(Writer *w, PyObject *key)
 
 static int write_value(Writer *w, PyObject *o, int depth);
 
+/* One member of an object, after '{' or a previous member (whose reserve kept room for
+   the ',' and for a '}' after it). */
+static int
+write_member(Writer *w, PyObject *key, PyObject *value, int first, int depth)
+{
+    if (!PyUnicode_CheckExact(key))
+        return FALLBACK; /* orjson raises for non-str keys, and has its say on subclasses */
+    if (!first)
+        *w->out++ = ',';
+    if (write_key(w, key) != DONE || write_value(w, value, depth) != DONE || reserve(w, 2) != DONE)
+        return FALLBACK;
+    return DONE;
+}
+
 static int
 write_dict(Writer *w, PyObject *d, int depth)
 {
@@ -539,15 +553,9 @@ write_dict(Writer *w, PyObject *d, int depth)
     PyObject *key, *value;
     int first = 1;
     while (PyDict_Next(d, &pos, &key, &value)) {
-        if (!PyUnicode_CheckExact(key))
-            return FALLBACK; /* orjson raises for non-str keys, and has its say on subclasses */
-        if (!first)
-            *w->out++ = ','; /* room kept by the previous value's reserve(.., +2) */
+        if (write_member(w, key, value, first, depth) != DONE)
+            return FALLBACK;
         first = 0;
-        if (write_key(w, key) != DONE)
-            return FALLBACK;
-        if (write_value(w, value, depth) != DONE || reserve(w, 2) != DONE)
-            return FALLBACK;
     }
     *w->out++ = '}';
     return DONE;
@@ -619,13 +627,10 @@ from_orjson(PyObject *obj)
     return copy;
 }
 
-static PyObject *
-dumps(PyObject *Py_UNUSED(module), PyObject *obj)
+/* A scratch buffer grown by one big object goes back to its start size. */
+static void
+trim_scratch(void)
 {
-    Writer w = {scratch, scratch + scratch_cap};
-    /* nothing below runs Python code, so the scratch buffer is never used twice at once */
-    int written = write_value(&w, obj, 0);
-    PyObject *json = written == DONE ? PyBytes_FromStringAndSize(scratch, w.out - scratch) : NULL;
     if (scratch_cap > SCRATCH_KEEP) {
         char *shrunk = PyMem_Realloc(scratch, SCRATCH_START);
         if (shrunk != NULL) {
@@ -633,12 +638,72 @@ dumps(PyObject *Py_UNUSED(module), PyObject *obj)
             scratch_cap = SCRATCH_START;
         }
     }
-    return written == DONE ? json : from_orjson(obj);
+}
+
+/* The exact-size result of a finished writer. */
+static PyObject *
+written(Writer *w)
+{
+    PyObject *json = PyBytes_FromStringAndSize(scratch, w->out - scratch);
+    trim_scratch();
+    return json;
+}
+
+static PyObject *
+dumps(PyObject *Py_UNUSED(module), PyObject *obj)
+{
+    Writer w = {scratch, scratch + scratch_cap};
+    /* nothing below runs Python code, so the scratch buffer is never used twice at once */
+    if (write_value(&w, obj, 0) == DONE)
+        return written(&w);
+    trim_scratch();
+    return from_orjson(obj);
+}
+
+/* dumps_fields(keys, values): dumps(dict(zip(keys, values))) for two tuples of one length
+   and distinct keys (an event the ingest loop keeps as its field values, _jsonlog.c),
+   with no dict built. */
+static PyObject *
+dumps_fields(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyTuple_CheckExact(args[0]) || !PyTuple_CheckExact(args[1])
+        || PyTuple_GET_SIZE(args[0]) != PyTuple_GET_SIZE(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "dumps_fields(keys, values): two tuples of one length");
+        return NULL;
+    }
+    PyObject *keys = args[0], *values = args[1];
+    Py_ssize_t n = PyTuple_GET_SIZE(keys);
+    Writer w = {scratch, scratch + scratch_cap};
+    int r = reserve(&w, 2);
+    if (r == DONE) {
+        *w.out++ = '{';
+        for (Py_ssize_t i = 0; r == DONE && i < n; i++)
+            r = write_member(&w, PyTuple_GET_ITEM(keys, i), PyTuple_GET_ITEM(values, i), i == 0, 1);
+    }
+    if (r == DONE) {
+        *w.out++ = '}';
+        return written(&w);
+    }
+    trim_scratch();
+    PyObject *zipped = PyObject_CallFunctionObjArgs((PyObject *)&PyZip_Type, keys, values, NULL), *d, *json;
+    if (zipped == NULL)
+        return NULL;
+    d = PyDict_New();
+    if (d != NULL && PyDict_MergeFromSeq2(d, zipped, 1) < 0)
+        Py_CLEAR(d);
+    Py_DECREF(zipped);
+    if (d == NULL)
+        return NULL;
+    json = from_orjson(d);
+    Py_DECREF(d);
+    return json;
 }
 
 static PyMethodDef methods[] = {
     {"dumps", dumps, METH_O,
      "dumps(obj) -> bytes: orjson.dumps(obj), byte for byte, as an exact-size bytes object."},
+    {"dumps_fields", (PyCFunction)(void (*)(void))dumps_fields, METH_FASTCALL,
+     "dumps_fields(keys, values) -> bytes: dumps(dict(zip(keys, values))), with no dict built."},
     {NULL, NULL, 0, NULL},
 };
 

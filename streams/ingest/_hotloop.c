@@ -24,7 +24,7 @@ static PyObject *loads, *json_error, *source_ref, *source_heads;
 static PyObject *s_active, *s_memo, *s_resolve, *s_by_topic, *s_event_sources, *s_routes, *s_json_logs,
     *s_event, *s_cfg, *s_max_record_bytes, *s_redact, *s_record_failed, *s_enricher, *s_tenant, *s_service,
     *s_host, *s_env, *s_attributes, *s_bar, *s_empty, *s_kinds, *s_resource_logs, *s_resource_metrics, *s_normalizer, *s_kind_topic, *s_decode, *s_stream, *s_sniffed, *s_auto_name,
-    *s_log, *s_observed_ts, *s_settle, *s_max_events_per_record;
+    *s_log, *s_observed_ts, *s_settle, *s_max_events_per_record, *s_fields;
 
 static PyObject *
 imported(const char *module, const char *name)
@@ -51,6 +51,14 @@ typedef struct {
        partition number modulo NHEADS: the records of a batch interleave a few partitions */
     PyObject *head_topic[NHEADS], *head_partition[NHEADS], *head[NHEADS];
 } Sink;
+
+/* Where a log event's fields are in the tuples of `Events` in fields mode: read once per
+   batch from _jsonlog.LOG_FIELDS, the event dict's keys in their order. */
+typedef struct {
+    PyObject *keys;      /* LOG_FIELDS */
+    PyObject *serialize; /* _eventjson.dumps_fields */
+    Py_ssize_t tenant, service, env, host, attributes;
+} FieldLayout;
 
 static void
 sink_clear(Sink *k)
@@ -104,50 +112,77 @@ item(PyObject *d, PyObject *key)
     return v; /* borrowed */
 }
 
-/* Enricher.apply */
+/* the items of `extra` whose keys `attrs` lacks, added to it in their order */
 static int
-enrich(Sink *k, PyObject *ev)
+fill_missing(PyObject *attrs, PyObject *extra)
 {
-    PyObject *service = item(ev, s_service), *host = item(ev, s_host);
-    if (service == NULL || host == NULL)
-        return -1;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(extra, &pos, &key, &value))
+        if (PyDict_SetDefault(attrs, key, value) == NULL)
+            return -1;
+    return 0;
+}
+
+/* Enricher's (env, attributes) for a service and host, memoized: a new reference */
+static PyObject *
+enrichment(Sink *k, PyObject *service, PyObject *host)
+{
     PyObject *hit = NULL, *by_host = PyDict_GetItemWithError(k->memo, service);
     if (by_host != NULL) {
         if (!PyDict_Check(by_host)) {
             PyErr_SetString(PyExc_TypeError, "enrichment memo: a service's entry is not a dict");
-            return -1;
+            return NULL;
         }
         hit = PyDict_GetItemWithError(by_host, host);
     }
     if (hit != NULL)
         Py_INCREF(hit);
     else if (PyErr_Occurred())
-        return -1;
+        return NULL;
     else {
         PyObject *a[2] = {service, host};
         if ((hit = PyObject_Vectorcall(k->resolve, a, 2, NULL)) == NULL)
-            return -1;
+            return NULL;
     }
-    int r = -1;
-    PyObject *env, *extra;
-    if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 2) {
+    if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 2
+        || (PyTuple_GET_ITEM(hit, 1) != Py_None && !PyDict_Check(PyTuple_GET_ITEM(hit, 1)))) {
         PyErr_SetString(PyExc_ValueError, "enrichment memo entry is not an (env, attributes) pair");
-        goto done;
+        Py_DECREF(hit);
+        return NULL;
     }
-    env = PyTuple_GET_ITEM(hit, 0);
-    extra = PyTuple_GET_ITEM(hit, 1);
+    return hit;
+}
+
+/* The attributes with the table's columns they lack: `attrs` itself, filled in place,
+   when the event alone holds it (no copy); else a new dict. A new reference. */
+static PyObject *
+enriched_attributes(PyObject *attrs, PyObject *extra, Py_ssize_t holders)
+{
+    if (PyDict_CheckExact(attrs) && Py_REFCNT(attrs) == holders)
+        return fill_missing(attrs, extra) < 0 ? NULL : Py_NewRef(attrs);
+    int has = PyObject_IsTrue(attrs);
+    PyObject *merged = has < 0 ? NULL : PyDict_New();
+    if (merged != NULL && ((has && PyDict_Update(merged, attrs) < 0) || fill_missing(merged, extra) < 0))
+        Py_CLEAR(merged);
+    return merged;
+}
+
+/* Enricher.apply */
+static int
+enrich(Sink *k, PyObject *ev)
+{
+    PyObject *service = item(ev, s_service), *host = item(ev, s_host);
+    PyObject *hit = service == NULL || host == NULL ? NULL : enrichment(k, service, host);
+    if (hit == NULL)
+        return -1;
+    int r = -1;
+    PyObject *env = PyTuple_GET_ITEM(hit, 0), *extra = PyTuple_GET_ITEM(hit, 1);
     if (extra != Py_None) {
         PyObject *attrs = item(ev, s_attributes), *merged;
-        if (attrs == NULL)
+        if (attrs == NULL || (merged = enriched_attributes(attrs, extra, 1)) == NULL)
             goto done;
-        int has = PyObject_IsTrue(attrs);
-        if (has < 0 || (merged = PyDict_Copy(extra)) == NULL)
-            goto done;
-        if (has && PyDict_Update(merged, attrs) < 0) {
-            Py_DECREF(merged);
-            goto done;
-        }
-        int set = PyDict_SetItem(ev, s_attributes, merged);
+        int set = merged == attrs ? 0 : PyDict_SetItem(ev, s_attributes, merged);
         Py_DECREF(merged);
         if (set < 0)
             goto done;
@@ -167,13 +202,10 @@ done:
     return r;
 }
 
-/* f"{ev['tenant']}|{ev['service']}".encode() */
+/* f"{tenant}|{service}".encode() */
 static PyObject *
-partition_key(PyObject *ev)
+partition_key(PyObject *tenant, PyObject *service)
 {
-    PyObject *tenant = item(ev, s_tenant), *service = item(ev, s_service);
-    if (tenant == NULL || service == NULL)
-        return NULL;
     if (PyUnicode_CheckExact(tenant) && PyUnicode_CheckExact(service) && PyUnicode_IS_ASCII(tenant)
         && PyUnicode_IS_ASCII(service)) {
         Py_ssize_t a = PyUnicode_GET_LENGTH(tenant), b = PyUnicode_GET_LENGTH(service);
@@ -288,27 +320,18 @@ source_reference(Sink *k, PyObject *topic, PyObject *partition, PyObject *offset
 
 static PyObject *zero;
 
-/* hotloop.deliver, with the coordinates spread out */
+/* (key, body, source reference) appended to the output list of `dest` */
 static int
-deliver_event(Sink *k, PyObject *ev, PyObject *dest, PyObject *events, PyObject *topic, PyObject *partition,
-              PyObject *offset, PyObject *index)
+add_output(Sink *k, PyObject *key, PyObject *body, PyObject *dest, PyObject *topic, PyObject *partition,
+           PyObject *offset, PyObject *index)
 {
-    if (!PyDict_Check(ev)) {
-        PyErr_SetString(PyExc_TypeError, "deliver: the event is not a dict");
-        return -1;
-    }
-    if (k->memo != NULL && enrich(k, ev) < 0)
-        return -1;
-    PyObject *key = NULL, *body = NULL, *ref = NULL, *entry = NULL;
-    int r = -1;
-    if ((key = partition_key(ev)) == NULL || (body = PyObject_CallOneArg(k->serialize, ev)) == NULL)
-        goto done;
     if (!PyBytes_CheckExact(body)) {
         PyErr_SetString(PyExc_TypeError, "hotloop.serialize returned no bytes");
-        goto done;
+        return -1;
     }
-    if ((ref = source_reference(k, topic, partition, offset, index)) == NULL
-        || (entry = PyTuple_Pack(3, key, body, ref)) == NULL)
+    PyObject *ref = source_reference(k, topic, partition, offset, index), *entry = NULL;
+    int r = -1;
+    if (ref == NULL || (entry = PyTuple_Pack(3, key, body, ref)) == NULL)
         goto done;
     /* Of bytes only, it can be in no reference cycle: the collector need not walk the
        batch's thousands of entries while the output lives (as it would do once). */
@@ -323,7 +346,30 @@ deliver_event(Sink *k, PyObject *ev, PyObject *dest, PyObject *events, PyObject 
         if (set < 0)
             goto done;
     }
-    if (PyList_Append(bucket, entry) < 0)
+    r = PyList_Append(bucket, entry);
+done:
+    Py_XDECREF(ref);
+    Py_XDECREF(entry);
+    return r;
+}
+
+/* hotloop.deliver, with the coordinates spread out */
+static int
+deliver_event(Sink *k, PyObject *ev, PyObject *dest, PyObject *events, PyObject *topic, PyObject *partition,
+              PyObject *offset, PyObject *index)
+{
+    if (!PyDict_Check(ev)) {
+        PyErr_SetString(PyExc_TypeError, "deliver: the event is not a dict");
+        return -1;
+    }
+    if (k->memo != NULL && enrich(k, ev) < 0)
+        return -1;
+    PyObject *tenant = item(ev, s_tenant), *service = tenant == NULL ? NULL : item(ev, s_service);
+    PyObject *key = NULL, *body = NULL;
+    int r = -1;
+    if (service == NULL || (key = partition_key(tenant, service)) == NULL
+        || (body = PyObject_CallOneArg(k->serialize, ev)) == NULL
+        || add_output(k, key, body, dest, topic, partition, offset, index) < 0)
         goto done;
     if (events != Py_None) {
         PyObject *coords = PyTuple_Pack(4, topic, partition, offset, index);
@@ -338,8 +384,56 @@ deliver_event(Sink *k, PyObject *ev, PyObject *dest, PyObject *events, PyObject 
 done:
     Py_XDECREF(key);
     Py_XDECREF(body);
-    Py_XDECREF(ref);
-    Py_XDECREF(entry);
+    return r;
+}
+
+/* Field `i` of a field tuple replaced (the tuple is the caller's own, seen by no one
+   else yet): steals `value`. */
+static void
+replace_field(PyObject *fields, Py_ssize_t i, PyObject *value)
+{
+    PyObject *old = PyTuple_GET_ITEM(fields, i);
+    PyTuple_SET_ITEM(fields, i, value);
+    Py_DECREF(old);
+}
+
+/* deliver_event for a log event as its field values (`Events` in fields mode,
+   _jsonlog.c: the values of the event dict, in the order of LOG_FIELDS), with no dict
+   built: the same enrichment, key, JSON and output. `fields` must be held by the
+   caller alone. Not for kept events (the caller keeps dicts). */
+static int
+deliver_fields(Sink *k, const FieldLayout *at, PyObject *fields, PyObject *dest, PyObject *topic,
+               PyObject *partition, PyObject *offset, PyObject *index)
+{
+    if (k->memo != NULL) {
+        PyObject *hit = enrichment(k, PyTuple_GET_ITEM(fields, at->service), PyTuple_GET_ITEM(fields, at->host));
+        if (hit == NULL)
+            return -1;
+        PyObject *env = PyTuple_GET_ITEM(hit, 0), *extra = PyTuple_GET_ITEM(hit, 1), *attrs;
+        int fill = 0, has = 0;
+        if (extra != Py_None) {
+            /* held by the tuple and by nothing else: filled in place */
+            attrs = enriched_attributes(PyTuple_GET_ITEM(fields, at->attributes), extra, 1);
+            if (attrs == NULL) {
+                Py_DECREF(hit);
+                return -1;
+            }
+            replace_field(fields, at->attributes, attrs);
+        }
+        if ((fill = PyObject_IsTrue(env)) > 0 && (has = PyObject_IsTrue(PyTuple_GET_ITEM(fields, at->env))) == 0)
+            replace_field(fields, at->env, Py_NewRef(env));
+        Py_DECREF(hit);
+        if (fill < 0 || has < 0)
+            return -1;
+    }
+    PyObject *key = partition_key(PyTuple_GET_ITEM(fields, at->tenant), PyTuple_GET_ITEM(fields, at->service));
+    if (key == NULL)
+        return -1;
+    PyObject *a[2] = {at->keys, fields};
+    PyObject *body = PyObject_Vectorcall(at->serialize, a, 2, NULL);
+    int r = body == NULL ? -1 : add_output(k, key, body, dest, topic, partition, offset, index);
+    Py_DECREF(key);
+    Py_XDECREF(body);
     return r;
 }
 
@@ -435,6 +529,8 @@ typedef struct {
     PyObject *text_kind, *syslog, *logfmt, *access;
     PyObject *auto_fmt; /* decoders.AUTO: the format that sniffs */
     PyObject *may_hold_card; /* redact._may_hold_card */
+    PyObject *as_fields; /* JsonLogs.fields (Events in fields mode), NULL: every event as a dict */
+    FieldLayout layout;
     Py_ssize_t max_bytes, max_events;
 } Batch;
 
@@ -457,6 +553,9 @@ batch_clear(Batch *b)
     Py_CLEAR(b->failure_of);
     Py_CLEAR(b->enricher);
     Py_CLEAR(b->may_hold_card);
+    Py_CLEAR(b->as_fields);
+    Py_CLEAR(b->layout.keys);
+    Py_CLEAR(b->layout.serialize);
 }
 
 static Py_ssize_t
@@ -468,6 +567,42 @@ size_setting(PyObject *cfg, PyObject *name)
     Py_ssize_t n = PyLong_AsSsize_t(v);
     Py_DECREF(v);
     return n;
+}
+
+/* The road of log events as field values, when JsonLogs has it (its `fields` is not
+   None: C built) and events are serialized by _eventjson (hotloop.serialize_fields). */
+static int
+fields_init(Batch *b, PyObject *json_logs)
+{
+    PyObject *fn = PyObject_GetAttr(json_logs, s_fields), *ser = NULL, *keys = NULL;
+    int r = -1;
+    if (fn == NULL || (ser = imported("streams.ingest.hotloop", "serialize_fields")) == NULL)
+        goto done;
+    if (fn == Py_None || ser == Py_None) {
+        r = 0;
+        goto done;
+    }
+    if ((keys = imported("streams.ingest._jsonlog", "LOG_FIELDS")) == NULL)
+        goto done;
+    if (!PyTuple_CheckExact(keys)) {
+        PyErr_SetString(PyExc_TypeError, "run: _jsonlog.LOG_FIELDS is not a tuple");
+        goto done;
+    }
+    PyObject *names[5] = {s_tenant, s_service, s_env, s_host, s_attributes};
+    Py_ssize_t *at[5] = {&b->layout.tenant, &b->layout.service, &b->layout.env, &b->layout.host,
+                         &b->layout.attributes};
+    for (int i = 0; i < 5; i++)
+        if ((*at[i] = PySequence_Index(keys, names[i])) < 0)
+            goto done;
+    b->as_fields = Py_NewRef(fn);
+    b->layout.keys = Py_NewRef(keys);
+    b->layout.serialize = Py_NewRef(ser);
+    r = 0;
+done:
+    Py_XDECREF(fn);
+    Py_XDECREF(ser);
+    Py_XDECREF(keys);
+    return r;
 }
 
 static int
@@ -516,6 +651,8 @@ batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyOb
          || (b->max_events = size_setting(cfg, s_max_events_per_record)) == -1) && PyErr_Occurred())
         goto done;
     r = sink_init(&b->sink, b->enricher, out);
+    if (r == 0)
+        r = fields_init(b, json_logs);
 done:
     Py_XDECREF(json_logs);
     Py_XDECREF(cfg);
@@ -573,7 +710,9 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
     if (log) {
         PyObject *flat = memchr(s + 1, '{', n - 1) == NULL ? Py_True : Py_False;
         PyObject *a[6] = {d, b->observed, topic, partition, offset, flat};
-        ev = PyObject_Vectorcall(b->fast, a, 6, NULL);
+        /* as field values, no dict, unless redaction or the caller needs the dict */
+        PyObject *maker = b->as_fields != NULL && flag == 0 && b->events == Py_None ? b->as_fields : b->fast;
+        ev = PyObject_Vectorcall(maker, a, 6, NULL);
     }
     else {
         int otlp = PyDict_Check(d) ? PyDict_Contains(d, s_resource_logs) : 1;
@@ -599,9 +738,20 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
         Py_DECREF(ev);
         return 1; /* an OTLP batch: the generic path, from the bytes */
     }
-    int r = flag ? redact(b, ev, b->observed, flag) : 0;
-    if (r == 0)
-        r = deliver_event(&b->sink, ev, dest, b->events, topic, partition, offset, zero);
+    int r;
+    if (PyTuple_CheckExact(ev)) {
+        if (PyTuple_GET_SIZE(ev) != PyTuple_GET_SIZE(b->layout.keys) || Py_REFCNT(ev) != 1) {
+            PyErr_SetString(PyExc_TypeError, "run: Events in fields mode returned a tuple not of LOG_FIELDS");
+            r = -1;
+        }
+        else
+            r = deliver_fields(&b->sink, &b->layout, ev, dest, topic, partition, offset, zero);
+    }
+    else {
+        r = flag ? redact(b, ev, b->observed, flag) : 0;
+        if (r == 0)
+            r = deliver_event(&b->sink, ev, dest, b->events, topic, partition, offset, zero);
+    }
     Py_DECREF(ev);
     if (r < 0)
         return record_failed(b->failed, b->out, value, topic, partition, offset, stream, b->observed);
@@ -879,7 +1029,7 @@ PyInit__hotloop(void)
         || intern(&s_decode, "decode") < 0 || intern(&s_stream, "stream") < 0 || intern(&s_sniffed, "SNIFFED") < 0
         || intern(&s_auto_name, "AUTO") < 0 || intern(&s_log, "log") < 0
         || intern(&s_observed_ts, "observed_ts") < 0 || intern(&s_settle, "_settle") < 0
-        || intern(&s_max_events_per_record, "max_events_per_record") < 0)
+        || intern(&s_max_events_per_record, "max_events_per_record") < 0 || intern(&s_fields, "fields") < 0)
         return NULL;
     if ((zero = PyLong_FromLong(0)) == NULL || (loads = imported("orjson", "loads")) == NULL
         || (json_error = imported("orjson", "JSONDecodeError")) == NULL

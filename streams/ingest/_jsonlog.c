@@ -68,6 +68,9 @@ enum { K_LOG, K_METRIC, K_SECURITY };
 /* partitions whose event-id prefix is remembered at once */
 #define NPFX 16
 #define ITEMS_ON_STACK 64
+/* room for the columns enrichment adds to the attributes in place (streams/ingest/enrich.py,
+   _hotloop.c), so that adding them does not resize the dict */
+#define ENRICH_ROOM 5
 
 /* The keys of one record shape, with what the plan of their tuple makes of each. A
  * record whose keys are these very objects (orjson reuses its key objects, flatten()
@@ -83,6 +86,7 @@ typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     int kind;                 /* K_LOG, K_METRIC or K_SECURITY */
+    int as_fields;            /* a log event as the tuple of its values (LOG_FIELDS order), not a dict */
     int nslots;
     PyObject *owner;          /* the JsonLogs (or JsonMetrics, JsonSecurity) instance */
     PyObject *plans;          /* owner.plans */
@@ -1017,7 +1021,7 @@ attributes_of(Events *self, Shape *shape, Items *it, PyObject *attributes)
     const signed char *role = (const signed char *)PyBytes_AS_STRING(shape->roles);
     Py_ssize_t extra = attributes == Py_None ? 0 : PyDict_GET_SIZE(attributes);
 #if PY_VERSION_HEX < 0x030D0000
-    PyObject *attrs = _PyDict_NewPresized(shape->nattr + extra);
+    PyObject *attrs = _PyDict_NewPresized(shape->nattr + extra + ENRICH_ROOM);
 #else
     PyObject *attrs = PyDict_New();
 #endif
@@ -1200,14 +1204,33 @@ release(PyObject **f, int n)
         Py_CLEAR(f[i]);
 }
 
+/* A log event's fields, in the order of its dict (LOG_FIELDS) */
+enum { L_SEVNUM = N_HEAD, L_SEVTEXT, L_MESSAGE, L_TRACE, L_SPAN, N_LOG };
+static PyObject **log_keys[N_LOG] = {&k_event_id, &k_ts, &k_observed_ts, &k_tenant, &k_service, &k_env, &k_host,
+                                     &k_attributes, &k_kind, &k_severity_number, &k_severity_text, &k_message,
+                                     &k_trace_id, &k_span_id};
+
+/* the tuple of fields f[0..n) (all set but observed, attrs, kind), in fields mode */
+static PyObject *
+field_tuple(Call *c, PyObject **f, int n, PyObject *attrs, PyObject *kind)
+{
+    PyObject *t = PyTuple_New(n);
+    if (t == NULL)
+        return NULL;
+    f[F_OBSERVED] = c->observed;
+    f[F_ATTRS] = attrs;
+    f[F_KIND] = kind;
+    for (int i = 0; i < n; i++)
+        PyTuple_SET_ITEM(t, i, Py_NewRef(f[i]));
+    f[F_OBSERVED] = f[F_ATTRS] = f[F_KIND] = NULL; /* borrowed */
+    return t;
+}
+
 /* JsonLogs.event */
 static PyObject *
 log_event(Events *self, Call *c, Items *it, Shape *shape)
 {
-    enum { F_SEVNUM = N_HEAD, F_SEVTEXT, F_MESSAGE, F_TRACE, F_SPAN, N };
-    static PyObject **keys[N] = {&k_event_id, &k_ts, &k_observed_ts, &k_tenant, &k_service, &k_env, &k_host,
-                                 &k_attributes, &k_kind, &k_severity_number, &k_severity_text, &k_message,
-                                 &k_trace_id, &k_span_id};
+    enum { N = N_LOG };
     PyObject *vals[MAX_SLOTS], *f[MAX_FIELDS] = {NULL}, *k[N], *attrs, *result = NULL;
     take_slots(self, shape, it, vals);
     if ((attrs = attributes_of(self, shape, it, c->attributes)) == NULL)
@@ -1215,17 +1238,21 @@ log_event(Events *self, Call *c, Items *it, Shape *shape)
     /* the order of JsonLogs.event: id, time, severity, then the dict display */
     if ((f[F_EID] = event_id(self, c, vals[S_EID], attrs)) == NULL
         || (f[F_TS] = event_time(self, vals[S_TS], c->observed, attrs)) == NULL
-        || severity_pair(self, vals[S_LEVEL], vals[S_SEVNUM], &f[F_SEVNUM]) < 0
+        || severity_pair(self, vals[S_LEVEL], vals[S_SEVNUM], &f[L_SEVNUM]) < 0
         || (f[F_TENANT] = name_field(self, vals[S_TENANT], s_default)) == NULL
         || (f[F_SERVICE] = name_field(self, vals[S_SERVICE], s_unknown)) == NULL
         || (f[F_ENV] = text_field(self, vals[S_ENV])) == NULL || (f[F_HOST] = text_field(self, vals[S_HOST])) == NULL
-        || (f[F_MESSAGE] = text_field(self, vals[S_MESSAGE])) == NULL
-        || (f[F_TRACE] = id_field(self, vals[S_TRACE], i_32)) == NULL
-        || (f[F_SPAN] = id_field(self, vals[S_SPAN], i_16)) == NULL)
+        || (f[L_MESSAGE] = text_field(self, vals[S_MESSAGE])) == NULL
+        || (f[L_TRACE] = id_field(self, vals[S_TRACE], i_32)) == NULL
+        || (f[L_SPAN] = id_field(self, vals[S_SPAN], i_16)) == NULL)
         goto done;
-    for (int i = 0; i < N; i++)
-        k[i] = *keys[i];
-    result = finish(c, k, f, N, attrs, s_log);
+    if (self->as_fields)
+        result = field_tuple(c, f, N, attrs, s_log);
+    else {
+        for (int i = 0; i < N; i++)
+            k[i] = *log_keys[i];
+        result = finish(c, k, f, N, attrs, s_log);
+    }
 done:
     Py_DECREF(attrs);
     release(f, N);
@@ -1538,11 +1565,12 @@ static PyObject *
 events_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     PyObject *owner, *helpers, *kind_name = NULL;
+    int as_fields = 0;
     if (kwds != NULL && PyDict_GET_SIZE(kwds)) {
         PyErr_SetString(PyExc_TypeError, "Events() takes no keyword arguments");
         return NULL;
     }
-    if (!PyArg_ParseTuple(args, "OO!|U:Events", &owner, &PyTuple_Type, &helpers, &kind_name))
+    if (!PyArg_ParseTuple(args, "OO!|Up:Events", &owner, &PyTuple_Type, &helpers, &kind_name, &as_fields))
         return NULL;
     int kind = K_LOG;
     if (kind_name != NULL) {
@@ -1565,6 +1593,10 @@ events_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                           &min_epoch, &PyFloat_Type, &max_future, &PyLong_Type, &max_offset,
                           &category, &outcome, &metric_type, &PyDict_Type, &outcomes, &PyDict_Type, &metric_types))
         return NULL;
+    if (as_fields && kind != K_LOG) {
+        PyErr_SetString(PyExc_ValueError, "Events: fields mode is for log events only");
+        return NULL;
+    }
     if (kind != K_LOG && metric_types == NULL) {
         PyErr_SetString(PyExc_TypeError, "Events: metric and security events need the helpers of their kind");
         return NULL;
@@ -1574,6 +1606,7 @@ events_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     self->vectorcall = events_vectorcall;
     self->kind = kind;
+    self->as_fields = as_fields;
     self->nslots = kind == K_LOG ? NSLOTS_LOG : kind == K_METRIC ? NSLOTS_METRIC : NSLOTS_SECURITY;
     self->min_epoch = PyFloat_AS_DOUBLE(min_epoch);
     self->max_future = PyFloat_AS_DOUBLE(max_future);
@@ -1613,8 +1646,9 @@ error:
 static PyTypeObject EventsType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "streams.ingest._jsonlog.Events",
-    .tp_doc = "Events(owner, helpers, kind='log'): the `event` method of `owner` (a JsonLogs, JsonMetrics or "
-              "JsonSecurity), in C.",
+    .tp_doc = "Events(owner, helpers, kind='log', fields=False): the `event` method of `owner` (a JsonLogs, "
+              "JsonMetrics or JsonSecurity), in C. With fields=True (logs only), an event it builds in C is the "
+              "tuple of its dict's values, in the order of LOG_FIELDS; one the Python method builds stays a dict.",
     .tp_basicsize = sizeof(Events),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_new = events_new,
@@ -1669,6 +1703,18 @@ PyInit__jsonlog(void)
     Py_INCREF(&EventsType);
     if (PyModule_AddObject(m, "Events", (PyObject *)&EventsType) < 0) {
         Py_DECREF(&EventsType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyObject *fields = PyTuple_New(N_LOG);
+    if (fields == NULL) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    for (int i = 0; i < N_LOG; i++)
+        PyTuple_SET_ITEM(fields, i, Py_NewRef(*log_keys[i]));
+    if (PyModule_AddObject(m, "LOG_FIELDS", fields) < 0) {
+        Py_DECREF(fields);
         Py_DECREF(m);
         return NULL;
     }

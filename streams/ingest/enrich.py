@@ -233,6 +233,9 @@ class Enricher:
         env, extra = hit
         if extra is not None:
             attrs = ev["attributes"]
-            ev["attributes"] = {**extra, **attrs} if attrs else extra.copy()
+            merged = dict(attrs) if attrs else {}
+            for k, v in extra.items():
+                merged.setdefault(k, v)
+            ev["attributes"] = merged
         if env and not ev["env"]:
             ev["env"] = env

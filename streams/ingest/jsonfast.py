@@ -90,20 +90,29 @@ class JsonLogs:
         self.plans: dict[tuple, tuple | None] = {}
         self.prefixes: dict[tuple[str, int], str] = {}
         self.accelerated = accelerate = _use_c(accelerate)
+        self.fields = None
         if accelerate:
-            # `event` in C, bound to the caches above (cleared, never replaced); the method
-            # below stays reachable as JsonLogs.event(self, ...).
-            self.event = _jsonlog.Events(self, _HELPERS)
+            self._bind_c()
         # JSON metric samples and security events take the same road: kinds[kind].event
         self.kinds = {"metric": JsonMetrics(times, accelerate), "security": JsonSecurity(times, accelerate)}
 
+    def _bind_c(self) -> None:
+        # `event` in C, bound to the caches above (cleared, never replaced); the method
+        # below stays reachable as JsonLogs.event(self, ...). `fields`: the same, but an
+        # event it builds in C is the tuple of its dict's values (_jsonlog.LOG_FIELDS the
+        # keys): the batch loop (_hotloop.c) enriches and serializes it with no dict built.
+        self.event = _jsonlog.Events(self, _HELPERS)
+        self.fields = _jsonlog.Events(self, _HELPERS, "log", True)
+
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "event"}  # the C object is bound to `self`
+        # the C objects are bound to `self`
+        return {k: v for k, v in self.__dict__.items() if k not in ("event", "fields")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.fields = None
         if self.accelerated:
-            self.event = _jsonlog.Events(self, _HELPERS)
+            self._bind_c()
 
     def _new_plan(self, keys: tuple) -> tuple | None:
         """The plan of a key tuple seen for the first time."""

@@ -47,6 +47,14 @@ def same(x) -> None:
     assert ours == theirs
     if ours[0] == "ok":
         assert type(ours[2]) is bytes
+    if type(x) is dict:  # the same object from its keys and values, as the ingest loop keeps events
+        assert outcome(lambda d: _eventjson.dumps_fields(tuple(d), tuple(d.values())), x) == theirs
+
+
+def test_dumps_fields_takes_two_tuples_of_one_length():
+    for args in ((("a",), ()), (["a"], [1]), (("a",),), (("a",), (1,), (2,))):
+        with pytest.raises(TypeError, match="two tuples of one length"):
+            _eventjson.dumps_fields(*args)
 
 
 # -- the benchmark's events --------------------------------------------------------------

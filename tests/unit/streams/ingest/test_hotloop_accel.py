@@ -239,6 +239,23 @@ def test_deliver_is_the_python_deliver(calls, enriched, keep):
 
 
 @needs_c
+def test_enrichment_fills_only_an_attributes_dict_nothing_else_holds():
+    """In place when the event alone holds its attributes (the common case, no copy);
+    a dict a decoder shares between events, or a caller keeps, is left as it was."""
+    shared = {"x": "1", "team": "mine"}
+    for deliver in (hotloop.deliver, hotloop._hotloop.deliver):
+        out = IngestOutput()
+        ev = {"tenant": "t", "service": "payments-api", "host": "pay-01", "env": "", "attributes": shared}
+        deliver(Enricher(**TABLES), out, ev, "d", None, ("t", 0, 1, 0))
+        assert shared == {"x": "1", "team": "mine"}
+        assert ev["attributes"] is not shared and list(ev["attributes"])[:2] == ["x", "team"]
+        assert ev["attributes"]["team"] == "mine" and len(ev["attributes"]) > 2
+    own = {"tenant": "t", "service": "payments-api", "host": "pay-01", "env": "", "attributes": {"x": "1"}}
+    hotloop._hotloop.deliver(Enricher(**TABLES), IngestOutput(), own, "d", None, ("t", 0, 1, 0))
+    assert list(own["attributes"])[0] == "x" and len(own["attributes"]) > 1
+
+
+@needs_c
 def test_deliver_raises_what_python_raises():
     for ev in ({"service": "s"}, {"tenant": "t"}, {"tenant": "t", "service": "s", "host": "h", "x": {1}}):
         assert outcome(hotloop.deliver, Enricher(), IngestOutput(), dict(ev), "d", None, ("t", 0, 1, 0)) == \
