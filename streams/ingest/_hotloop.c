@@ -387,6 +387,22 @@ done:
     return r;
 }
 
+/* dict(zip(keys, values)) */
+static PyObject *
+fields_dict(PyObject *keys, PyObject *values)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(keys);
+#if PY_VERSION_HEX < 0x030D0000
+    PyObject *d = _PyDict_NewPresized(n);
+#else
+    PyObject *d = PyDict_New();
+#endif
+    for (Py_ssize_t i = 0; d != NULL && i < n; i++)
+        if (PyDict_SetItem(d, PyTuple_GET_ITEM(keys, i), PyTuple_GET_ITEM(values, i)) < 0)
+            Py_CLEAR(d);
+    return d;
+}
+
 /* Field `i` of a field tuple replaced (the tuple is the caller's own, seen by no one
    else yet): steals `value`. */
 static void
@@ -530,6 +546,7 @@ typedef struct {
     PyObject *auto_fmt; /* decoders.AUTO: the format that sniffs */
     PyObject *may_hold_card; /* redact._may_hold_card */
     PyObject *as_fields; /* JsonLogs.fields (Events in fields mode), NULL: every event as a dict */
+    PyObject *card_fields; /* redact._may_hold_card_fields, NULL: records flagged for cards take dicts */
     FieldLayout layout;
     Py_ssize_t max_bytes, max_events;
 } Batch;
@@ -554,6 +571,7 @@ batch_clear(Batch *b)
     Py_CLEAR(b->enricher);
     Py_CLEAR(b->may_hold_card);
     Py_CLEAR(b->as_fields);
+    Py_CLEAR(b->card_fields);
     Py_CLEAR(b->layout.keys);
     Py_CLEAR(b->layout.serialize);
 }
@@ -574,9 +592,10 @@ size_setting(PyObject *cfg, PyObject *name)
 static int
 fields_init(Batch *b, PyObject *json_logs)
 {
-    PyObject *fn = PyObject_GetAttr(json_logs, s_fields), *ser = NULL, *keys = NULL;
+    PyObject *fn = PyObject_GetAttr(json_logs, s_fields), *ser = NULL, *keys = NULL, *cards = NULL;
     int r = -1;
-    if (fn == NULL || (ser = imported("streams.ingest.hotloop", "serialize_fields")) == NULL)
+    if (fn == NULL || (ser = imported("streams.ingest.hotloop", "serialize_fields")) == NULL
+        || (cards = imported("streams.ingest.redact", "_may_hold_card_fields")) == NULL)
         goto done;
     if (fn == Py_None || ser == Py_None) {
         r = 0;
@@ -595,6 +614,7 @@ fields_init(Batch *b, PyObject *json_logs)
         if ((*at[i] = PySequence_Index(keys, names[i])) < 0)
             goto done;
     b->as_fields = Py_NewRef(fn);
+    b->card_fields = cards == Py_None ? NULL : Py_NewRef(cards);
     b->layout.keys = Py_NewRef(keys);
     b->layout.serialize = Py_NewRef(ser);
     r = 0;
@@ -602,6 +622,7 @@ done:
     Py_XDECREF(fn);
     Py_XDECREF(ser);
     Py_XDECREF(keys);
+    Py_XDECREF(cards);
     return r;
 }
 
@@ -710,8 +731,10 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
     if (log) {
         PyObject *flat = memchr(s + 1, '{', n - 1) == NULL ? Py_True : Py_False;
         PyObject *a[6] = {d, b->observed, topic, partition, offset, flat};
-        /* as field values, no dict, unless redaction or the caller needs the dict */
-        PyObject *maker = b->as_fields != NULL && flag == 0 && b->events == Py_None ? b->as_fields : b->fast;
+        /* as field values, no dict, unless the caller keeps the event or it may hold a secret */
+        int as_fields = b->as_fields != NULL && b->events == Py_None
+                        && (flag == 0 || (flag == 1 && b->card_fields != NULL));
+        PyObject *maker = as_fields ? b->as_fields : b->fast;
         ev = PyObject_Vectorcall(maker, a, 6, NULL);
     }
     else {
@@ -738,21 +761,37 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
         Py_DECREF(ev);
         return 1; /* an OTLP batch: the generic path, from the bytes */
     }
-    int r;
+    int r = 0, delivered = 0;
     if (PyTuple_CheckExact(ev)) {
+        /* field values: delivered as they are, unless a card number may be among them */
+        int look = 0;
         if (PyTuple_GET_SIZE(ev) != PyTuple_GET_SIZE(b->layout.keys) || Py_REFCNT(ev) != 1) {
             PyErr_SetString(PyExc_TypeError, "run: Events in fields mode returned a tuple not of LOG_FIELDS");
-            r = -1;
+            look = -1;
         }
-        else
+        else if (flag) {
+            PyObject *a[2] = {b->layout.keys, ev}, *maybe = PyObject_Vectorcall(b->card_fields, a, 2, NULL);
+            look = maybe == NULL ? -1 : PyObject_IsTrue(maybe);
+            Py_XDECREF(maybe);
+        }
+        if (look < 0)
+            r = -1;
+        else if (look == 0) {
             r = deliver_fields(&b->sink, &b->layout, ev, dest, topic, partition, offset, zero);
+            delivered = 1;
+        }
+        else {
+            Py_SETREF(ev, fields_dict(b->layout.keys, ev)); /* redaction works on the dict */
+            if (ev == NULL)
+                r = -1;
+        }
     }
-    else {
+    if (r == 0 && !delivered) {
         r = flag ? redact(b, ev, b->observed, flag) : 0;
         if (r == 0)
             r = deliver_event(&b->sink, ev, dest, b->events, topic, partition, offset, zero);
     }
-    Py_DECREF(ev);
+    Py_XDECREF(ev);
     if (r < 0)
         return record_failed(b->failed, b->out, value, topic, partition, offset, stream, b->observed);
     return 0;

@@ -264,6 +264,10 @@ _precheck = accel.load("_precheck")
 # and a partial of a C function costs no Python frame.
 _scanned_run = functools.partial(_cardscan.card_candidate, _W3C_ID.match) if _cardscan is not None else None
 _may_hold_card = _scanned_run if _scanned_run is not None and accel.wanted() else _serialized_run
+# `_may_hold_card(dict(zip(keys, values)))` with no dict built, for the batch loop's log
+# events kept as field values (_hotloop.c); None: the loop asks `_may_hold_card` of a dict.
+_may_hold_card_fields = functools.partial(_cardscan.card_candidate_fields, _W3C_ID.match) \
+    if _may_hold_card is _scanned_run else None
 
 
 def raw_gate_built() -> bool:

@@ -306,6 +306,8 @@ def test_the_card_scan_changes_no_outcome(ev):
     assert results[0] == results[1]
     if redact._scanned_run(ev):  # it never asks for more than the serialized test does
         assert redact._serialized_run(ev)
+    # and asked of the event as its keys and values, it answers the same
+    assert redact._may_hold_card_fields(tuple(ev), tuple(ev.values())) == redact._scanned_run(ev)
 
 
 @needs_c
