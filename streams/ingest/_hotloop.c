@@ -710,6 +710,52 @@ redact(Batch *b, PyObject *ev, PyObject *observed, unsigned char flag)
     return 0;
 }
 
+/* What builds a log event: Events in fields mode (field values, no dict) unless the
+   caller keeps the events or the record may hold a secret (redaction works on dicts). */
+static PyObject *
+log_maker(Batch *b, unsigned char flag)
+{
+    int as_fields = b->as_fields != NULL && b->events == Py_None
+                    && (flag == 0 || (flag == 1 && b->card_fields != NULL));
+    return as_fields ? b->as_fields : b->fast;
+}
+
+/* A built event delivered: field values (a tuple from Events in fields mode) as they
+   are, unless a card number may be among them; a dict redacted when the record was
+   flagged (`observed` NULL: the event's observed_ts is the time redaction gets). */
+static int
+deliver_built(Batch *b, PyObject *ev, unsigned char flag, PyObject *observed, PyObject *dest, PyObject *topic,
+              PyObject *partition, PyObject *offset, PyObject *index)
+{
+    PyObject *own = NULL;
+    if (PyTuple_CheckExact(ev)) {
+        int look = 0;
+        if (PyTuple_GET_SIZE(ev) != PyTuple_GET_SIZE(b->layout.keys) || Py_REFCNT(ev) != 1) {
+            PyErr_SetString(PyExc_TypeError, "run: Events in fields mode returned a tuple not of LOG_FIELDS");
+            return -1;
+        }
+        if (flag) {
+            PyObject *a[2] = {b->layout.keys, ev}, *maybe = PyObject_Vectorcall(b->card_fields, a, 2, NULL);
+            look = maybe == NULL ? -1 : PyObject_IsTrue(maybe);
+            Py_XDECREF(maybe);
+        }
+        if (look <= 0)
+            return look < 0 ? -1 : deliver_fields(&b->sink, &b->layout, ev, dest, topic, partition, offset, index);
+        if ((own = fields_dict(b->layout.keys, ev)) == NULL)
+            return -1;
+        ev = own;
+    }
+    int r = 0;
+    if (flag) {
+        PyObject *seen = observed != NULL ? observed : item(ev, s_observed_ts);
+        r = seen == NULL ? -1 : redact(b, ev, seen, flag);
+    }
+    if (r == 0)
+        r = deliver_event(&b->sink, ev, dest, b->events, topic, partition, offset, index);
+    Py_XDECREF(own);
+    return r;
+}
+
 /* One plain JSON record: a log (`kinds` NULL) or, with the route's kind looked up in
    the kinds, a metric sample or security event. 1 when it left the road (nothing done
    yet: `one` takes it), 0 when handled (delivered or dead-lettered), -1 on an error
@@ -731,11 +777,7 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
     if (log) {
         PyObject *flat = memchr(s + 1, '{', n - 1) == NULL ? Py_True : Py_False;
         PyObject *a[6] = {d, b->observed, topic, partition, offset, flat};
-        /* as field values, no dict, unless the caller keeps the event or it may hold a secret */
-        int as_fields = b->as_fields != NULL && b->events == Py_None
-                        && (flag == 0 || (flag == 1 && b->card_fields != NULL));
-        PyObject *maker = as_fields ? b->as_fields : b->fast;
-        ev = PyObject_Vectorcall(maker, a, 6, NULL);
+        ev = PyObject_Vectorcall(log_maker(b, flag), a, 6, NULL);
     }
     else {
         int otlp = PyDict_Check(d) ? PyDict_Contains(d, s_resource_logs) : 1;
@@ -761,37 +803,8 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
         Py_DECREF(ev);
         return 1; /* an OTLP batch: the generic path, from the bytes */
     }
-    int r = 0, delivered = 0;
-    if (PyTuple_CheckExact(ev)) {
-        /* field values: delivered as they are, unless a card number may be among them */
-        int look = 0;
-        if (PyTuple_GET_SIZE(ev) != PyTuple_GET_SIZE(b->layout.keys) || Py_REFCNT(ev) != 1) {
-            PyErr_SetString(PyExc_TypeError, "run: Events in fields mode returned a tuple not of LOG_FIELDS");
-            look = -1;
-        }
-        else if (flag) {
-            PyObject *a[2] = {b->layout.keys, ev}, *maybe = PyObject_Vectorcall(b->card_fields, a, 2, NULL);
-            look = maybe == NULL ? -1 : PyObject_IsTrue(maybe);
-            Py_XDECREF(maybe);
-        }
-        if (look < 0)
-            r = -1;
-        else if (look == 0) {
-            r = deliver_fields(&b->sink, &b->layout, ev, dest, topic, partition, offset, zero);
-            delivered = 1;
-        }
-        else {
-            Py_SETREF(ev, fields_dict(b->layout.keys, ev)); /* redaction works on the dict */
-            if (ev == NULL)
-                r = -1;
-        }
-    }
-    if (r == 0 && !delivered) {
-        r = flag ? redact(b, ev, b->observed, flag) : 0;
-        if (r == 0)
-            r = deliver_event(&b->sink, ev, dest, b->events, topic, partition, offset, zero);
-    }
-    Py_XDECREF(ev);
+    int r = deliver_built(b, ev, flag, b->observed, dest, topic, partition, offset, zero);
+    Py_DECREF(ev);
     if (r < 0)
         return record_failed(b->failed, b->out, value, topic, partition, offset, stream, b->observed);
     return 0;
@@ -820,7 +833,7 @@ add_failure(PyObject **failures, PyObject *failure_of)
    `Ingestor._generic` builds it, and its destination topic (borrowed). */
 static PyObject *
 decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, PyObject *partition,
-              PyObject *offset, PyObject *index, PyObject **dest)
+              PyObject *offset, PyObject *index, unsigned char flag, PyObject **dest)
 {
     if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) < 4) {
         PyErr_SetString(PyExc_TypeError, "a decoder returned something other than Decoded records");
@@ -836,7 +849,7 @@ decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, P
     int is_log = PyUnicode_Check(kind) ? PyUnicode_CompareWithASCIIString(kind, "log") == 0 : 0;
     if (is_log) {
         PyObject *a[8] = {fields, b->observed, topic, partition, offset, Py_False, attributes, index};
-        ev = PyObject_Vectorcall(b->fast, a, 8, NULL);
+        ev = PyObject_Vectorcall(log_maker(b, flag), a, 8, NULL);
         if (ev == Py_None) {
             Py_DECREF(ev);
             PyObject *coords = PyTuple_Pack(4, topic, partition, offset, index);
@@ -941,14 +954,8 @@ text_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
             break;
         }
         Py_INCREF(rec);
-        ev = decoded_event(b, rec, PyTuple_GET_ITEM(route, 2), topic, partition, offset, index, &dest);
-        int ok = ev != NULL;
-        if (ok && flag) {
-            PyObject *seen = item(ev, s_observed_ts);
-            ok = seen != NULL && redact(b, ev, seen, flag) == 0;
-        }
-        if (ok)
-            ok = deliver_event(&b->sink, ev, dest, b->events, topic, partition, offset, index) == 0;
+        ev = decoded_event(b, rec, PyTuple_GET_ITEM(route, 2), topic, partition, offset, index, flag, &dest);
+        int ok = ev != NULL && deliver_built(b, ev, flag, NULL, dest, topic, partition, offset, index) == 0;
         if (!ok && add_failure(&failures, b->failure_of) < 0)
             r = -1;
         Py_XDECREF(ev);
