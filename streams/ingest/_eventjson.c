@@ -660,38 +660,139 @@ dumps(PyObject *Py_UNUSED(module), PyObject *obj)
     return from_orjson(obj);
 }
 
-/* dumps_fields(keys, values): dumps(dict(zip(keys, values))) for two tuples of one length
-   and distinct keys (an event the ingest loop keeps as its field values, _jsonlog.c),
-   with no dict built. */
+/* The dict `d` with the items of `extra` whose keys it lacks after its own (what
+   enrichment makes of an event's attributes): `extra_json` is extra's members as JSON
+   (orjson.dumps(extra)[1:-1]), written as they are when d has none of its keys. */
+static int
+write_enriched(Writer *w, PyObject *d, PyObject *extra, PyObject *extra_json, int depth)
+{
+    if (!PyDict_CheckExact(d) || !PyDict_CheckExact(extra) || !PyBytes_CheckExact(extra_json))
+        return FALLBACK;
+    Py_ssize_t pos = 0, n = PyBytes_GET_SIZE(extra_json);
+    PyObject *key, *value;
+    int clash = 0;
+    while (!clash && PyDict_Next(extra, &pos, &key, &value)) {
+        int has = PyDict_Contains(d, key);
+        if (has < 0) {
+            PyErr_Clear();
+            return FALLBACK;
+        }
+        clash = has;
+    }
+    int first = PyDict_GET_SIZE(d) == 0;
+    if (write_dict(w, d, depth) != DONE)
+        return FALLBACK;
+    w->out--; /* the '}': the table's columns go before it */
+    if (!clash) {
+        if (n && reserve(w, n + 2) != DONE)
+            return FALLBACK;
+        if (n && !first)
+            *w->out++ = ',';
+        put(w, PyBytes_AS_STRING(extra_json), (size_t)n);
+    }
+    else {
+        pos = 0;
+        while (PyDict_Next(extra, &pos, &key, &value)) {
+            int has = PyDict_Contains(d, key);
+            if (has < 0) {
+                PyErr_Clear();
+                return FALLBACK;
+            }
+            if (!has) {
+                if (write_member(w, key, value, first, depth) != DONE)
+                    return FALLBACK;
+                first = 0;
+            }
+        }
+    }
+    *w->out++ = '}';
+    return DONE;
+}
+
+/* dict(zip(keys, values)), its item `at` replaced by the enriched attributes */
+static PyObject *
+fields_as_dict(PyObject *keys, PyObject *values, Py_ssize_t at, PyObject *extra)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
+        PyObject *v = PyTuple_GET_ITEM(values, i), *merged = NULL;
+        if (i == at && extra != NULL) {
+            Py_ssize_t pos = 0;
+            PyObject *k, *x;
+            if ((merged = PyDict_Copy(v)) == NULL)
+                goto error;
+            while (PyDict_Next(extra, &pos, &k, &x))
+                if (PyDict_SetDefault(merged, k, x) == NULL) {
+                    Py_DECREF(merged);
+                    goto error;
+                }
+            v = merged;
+        }
+        int set = PyDict_SetItem(d, PyTuple_GET_ITEM(keys, i), v);
+        Py_XDECREF(merged);
+        if (set < 0)
+            goto error;
+    }
+    return d;
+error:
+    Py_DECREF(d);
+    return NULL;
+}
+
+/* dumps_fields(keys, values[, at, extra, extra_json]): dumps(dict(zip(keys, values)))
+   for two tuples of one length and distinct keys (an event the ingest loop keeps as its
+   field values, _jsonlog.c), with no dict built; with `at`, the dict values[at] is
+   written with the items of the dict `extra` it lacks (enrichment, _hotloop.c), whose
+   members `extra_json` holds already serialized. */
 static PyObject *
 dumps_fields(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyTuple_CheckExact(args[0]) || !PyTuple_CheckExact(args[1])
+    if ((nargs != 2 && nargs != 5) || !PyTuple_CheckExact(args[0]) || !PyTuple_CheckExact(args[1])
         || PyTuple_GET_SIZE(args[0]) != PyTuple_GET_SIZE(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "dumps_fields(keys, values): two tuples of one length");
+        PyErr_SetString(PyExc_TypeError,
+                        "dumps_fields(keys, values[, at, extra, extra_json]): two tuples of one length");
         return NULL;
     }
-    PyObject *keys = args[0], *values = args[1];
-    Py_ssize_t n = PyTuple_GET_SIZE(keys);
+    PyObject *keys = args[0], *values = args[1], *extra = NULL, *extra_json = NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(keys), at = -1;
+    if (nargs == 5) {
+        at = PyLong_AsSsize_t(args[2]);
+        if (at == -1 && PyErr_Occurred())
+            return NULL;
+        if (at < 0 || at >= n || !PyDict_Check(PyTuple_GET_ITEM(values, at)) || !PyDict_Check(args[3])
+            || !PyBytes_Check(args[4])) {
+            PyErr_SetString(PyExc_TypeError, "dumps_fields: values[at] and extra must be dicts, extra_json bytes");
+            return NULL;
+        }
+        extra = args[3];
+        extra_json = args[4];
+    }
     Writer w = {scratch, scratch + scratch_cap};
     int r = reserve(&w, 2);
     if (r == DONE) {
         *w.out++ = '{';
-        for (Py_ssize_t i = 0; r == DONE && i < n; i++)
-            r = write_member(&w, PyTuple_GET_ITEM(keys, i), PyTuple_GET_ITEM(values, i), i == 0, 1);
+        for (Py_ssize_t i = 0; r == DONE && i < n; i++) {
+            PyObject *key = PyTuple_GET_ITEM(keys, i), *value = PyTuple_GET_ITEM(values, i);
+            if (i != at)
+                r = write_member(&w, key, value, i == 0, 1);
+            else if (!PyUnicode_CheckExact(key))
+                r = FALLBACK;
+            else {
+                if (i)
+                    *w.out++ = ',';
+                if ((r = write_key(&w, key)) == DONE && (r = write_enriched(&w, value, extra, extra_json, 2)) == DONE)
+                    r = reserve(&w, 2);
+            }
+        }
     }
     if (r == DONE) {
         *w.out++ = '}';
         return written(&w);
     }
     trim_scratch();
-    PyObject *zipped = PyObject_CallFunctionObjArgs((PyObject *)&PyZip_Type, keys, values, NULL), *d, *json;
-    if (zipped == NULL)
-        return NULL;
-    d = PyDict_New();
-    if (d != NULL && PyDict_MergeFromSeq2(d, zipped, 1) < 0)
-        Py_CLEAR(d);
-    Py_DECREF(zipped);
+    PyObject *d = fields_as_dict(keys, values, at, extra), *json;
     if (d == NULL)
         return NULL;
     json = from_orjson(d);
@@ -703,7 +804,8 @@ static PyMethodDef methods[] = {
     {"dumps", dumps, METH_O,
      "dumps(obj) -> bytes: orjson.dumps(obj), byte for byte, as an exact-size bytes object."},
     {"dumps_fields", (PyCFunction)(void (*)(void))dumps_fields, METH_FASTCALL,
-     "dumps_fields(keys, values) -> bytes: dumps(dict(zip(keys, values))), with no dict built."},
+     "dumps_fields(keys, values[, at, extra, extra_json]) -> bytes: dumps(dict(zip(keys, values))), with no "
+     "dict built; with `at`, values[at] enriched with the items of extra it lacks."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -58,6 +58,7 @@ typedef struct {
     PyObject *keys;      /* LOG_FIELDS */
     PyObject *serialize; /* _eventjson.dumps_fields */
     Py_ssize_t tenant, service, env, host, attributes;
+    PyObject *attributes_index; /* attributes, as an int */
 } FieldLayout;
 
 static void
@@ -124,7 +125,8 @@ fill_missing(PyObject *attrs, PyObject *extra)
     return 0;
 }
 
-/* Enricher's (env, attributes) for a service and host, memoized: a new reference */
+/* Enricher's (env, attributes, their JSON members) for a service and host, memoized:
+   a new reference */
 static PyObject *
 enrichment(Sink *k, PyObject *service, PyObject *host)
 {
@@ -145,9 +147,10 @@ enrichment(Sink *k, PyObject *service, PyObject *host)
         if ((hit = PyObject_Vectorcall(k->resolve, a, 2, NULL)) == NULL)
             return NULL;
     }
-    if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 2
-        || (PyTuple_GET_ITEM(hit, 1) != Py_None && !PyDict_Check(PyTuple_GET_ITEM(hit, 1)))) {
-        PyErr_SetString(PyExc_ValueError, "enrichment memo entry is not an (env, attributes) pair");
+    if (!PyTuple_CheckExact(hit) || PyTuple_GET_SIZE(hit) != 3
+        || (PyTuple_GET_ITEM(hit, 1) != Py_None && !PyDict_Check(PyTuple_GET_ITEM(hit, 1)))
+        || !PyBytes_CheckExact(PyTuple_GET_ITEM(hit, 2))) {
+        PyErr_SetString(PyExc_ValueError, "enrichment memo entry is not an (env, attributes, JSON) triple");
         Py_DECREF(hit);
         return NULL;
     }
@@ -415,40 +418,51 @@ replace_field(PyObject *fields, Py_ssize_t i, PyObject *value)
 
 /* deliver_event for a log event as its field values (`Events` in fields mode,
    _jsonlog.c: the values of the event dict, in the order of LOG_FIELDS), with no dict
-   built: the same enrichment, key, JSON and output. `fields` must be held by the
-   caller alone. Not for kept events (the caller keeps dicts). */
+   built: the same enrichment, key, JSON and output. The table's attributes are not
+   added to the event's: the serializer writes them after those (the JSON the memo
+   holds, when the event has none of their keys). `fields` must be held by the caller
+   alone. Not for kept events (the caller keeps dicts). */
 static int
 deliver_fields(Sink *k, const FieldLayout *at, PyObject *fields, PyObject *dest, PyObject *topic,
                PyObject *partition, PyObject *offset, PyObject *index)
 {
+    PyObject *hit = NULL, *extra = Py_None;
     if (k->memo != NULL) {
-        PyObject *hit = enrichment(k, PyTuple_GET_ITEM(fields, at->service), PyTuple_GET_ITEM(fields, at->host));
-        if (hit == NULL)
+        if ((hit = enrichment(k, PyTuple_GET_ITEM(fields, at->service), PyTuple_GET_ITEM(fields, at->host))) == NULL)
             return -1;
-        PyObject *env = PyTuple_GET_ITEM(hit, 0), *extra = PyTuple_GET_ITEM(hit, 1), *attrs;
+        PyObject *env = PyTuple_GET_ITEM(hit, 0);
         int fill = 0, has = 0;
-        if (extra != Py_None) {
-            /* held by the tuple and by nothing else: filled in place */
-            attrs = enriched_attributes(PyTuple_GET_ITEM(fields, at->attributes), extra, 1);
-            if (attrs == NULL) {
-                Py_DECREF(hit);
-                return -1;
-            }
-            replace_field(fields, at->attributes, attrs);
-        }
         if ((fill = PyObject_IsTrue(env)) > 0 && (has = PyObject_IsTrue(PyTuple_GET_ITEM(fields, at->env))) == 0)
             replace_field(fields, at->env, Py_NewRef(env));
-        Py_DECREF(hit);
-        if (fill < 0 || has < 0)
+        if (fill < 0 || has < 0) {
+            Py_DECREF(hit);
             return -1;
+        }
+        extra = PyTuple_GET_ITEM(hit, 1);
     }
     PyObject *key = partition_key(PyTuple_GET_ITEM(fields, at->tenant), PyTuple_GET_ITEM(fields, at->service));
+    PyObject *body = NULL;
+    int r = -1;
     if (key == NULL)
-        return -1;
-    PyObject *a[2] = {at->keys, fields};
-    PyObject *body = PyObject_Vectorcall(at->serialize, a, 2, NULL);
-    int r = body == NULL ? -1 : add_output(k, key, body, dest, topic, partition, offset, index);
-    Py_DECREF(key);
+        goto done;
+    if (extra == Py_None || !PyDict_CheckExact(PyTuple_GET_ITEM(fields, at->attributes))) {
+        if (extra != Py_None) { /* attributes of an odd type: as enrich() makes them */
+            PyObject *attrs = enriched_attributes(PyTuple_GET_ITEM(fields, at->attributes), extra, 1);
+            if (attrs == NULL)
+                goto done;
+            replace_field(fields, at->attributes, attrs);
+        }
+        PyObject *a[2] = {at->keys, fields};
+        body = PyObject_Vectorcall(at->serialize, a, 2, NULL);
+    }
+    else {
+        PyObject *a[5] = {at->keys, fields, at->attributes_index, extra, PyTuple_GET_ITEM(hit, 2)};
+        body = PyObject_Vectorcall(at->serialize, a, 5, NULL);
+    }
+    r = body == NULL ? -1 : add_output(k, key, body, dest, topic, partition, offset, index);
+done:
+    Py_XDECREF(hit);
+    Py_XDECREF(key);
     Py_XDECREF(body);
     return r;
 }
@@ -574,6 +588,7 @@ batch_clear(Batch *b)
     Py_CLEAR(b->card_fields);
     Py_CLEAR(b->layout.keys);
     Py_CLEAR(b->layout.serialize);
+    Py_CLEAR(b->layout.attributes_index);
 }
 
 static Py_ssize_t
@@ -615,6 +630,8 @@ fields_init(Batch *b, PyObject *json_logs)
             goto done;
     b->as_fields = Py_NewRef(fn);
     b->card_fields = cards == Py_None ? NULL : Py_NewRef(cards);
+    if ((b->layout.attributes_index = PyLong_FromSsize_t(b->layout.attributes)) == NULL)
+        goto done;
     b->layout.keys = Py_NewRef(keys);
     b->layout.serialize = Py_NewRef(ser);
     r = 0;

@@ -23,6 +23,7 @@ import os
 import time
 from pathlib import Path
 
+import orjson
 import yaml
 
 log = logging.getLogger(__name__)
@@ -179,9 +180,11 @@ class Enricher:
         host = self.sources.get("host")
         self._services = svc.table if svc else Table([])
         self._hosts = host.table if host else Table([])
-        # service -> host -> (env, extra): two str look-ups, cheaper than one of a new
-        # (service, host) tuple, which must be built, hashed and compared every event.
-        self._memo: dict[str, dict[str, tuple[str, dict | None]]] = {}
+        # service -> host -> (env, extra, extra's members as JSON): two str look-ups,
+        # cheaper than one of a new (service, host) tuple, which must be built, hashed
+        # and compared every event. The JSON is for the batch loop (_hotloop.c), which
+        # writes it after an event's attributes rather than adding the items to them.
+        self._memo: dict[str, dict[str, tuple[str, dict | None, bytes]]] = {}
         self._memo_size = 0
         self._next_check = self.clock() + self.interval
 
@@ -198,9 +201,9 @@ class Enricher:
             self._next_check = self.clock() + self.interval
         return changed
 
-    def _resolve(self, service: str, host: str) -> tuple[str, dict | None]:
-        """(env to fill, attributes to add) for one (service, host): both tables merged,
-        the host table winning, and memoized."""
+    def _resolve(self, service: str, host: str) -> tuple[str, dict | None, bytes]:
+        """(env to fill, attributes to add, their JSON members) for one (service, host):
+        both tables merged, the host table winning, and memoized."""
         env = ""
         extra: dict[str, str] = {}
         for cols in (self._services.get(service), self._hosts.get(host) if host else None):
@@ -219,7 +222,7 @@ class Enricher:
         by_host = self._memo.get(service)
         if by_host is None:
             by_host = self._memo[service] = {}
-        hit = by_host[host] = (env, extra or None)
+        hit = by_host[host] = (env, extra or None, orjson.dumps(extra)[1:-1])
         self._memo_size += 1
         return hit
 
@@ -230,7 +233,7 @@ class Enricher:
         hit = None if by_host is None else by_host.get(host)
         if hit is None:
             hit = self._resolve(service, host)
-        env, extra = hit
+        env, extra, _ = hit
         if extra is not None:
             attrs = ev["attributes"]
             merged = dict(attrs) if attrs else {}

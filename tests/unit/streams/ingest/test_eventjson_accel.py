@@ -279,3 +279,37 @@ def test_generated_values(x):
 @PROPS
 def test_generated_event_like_dicts(ev):
     same(ev)
+
+
+def _enriched(attrs: dict, extra: dict) -> dict:
+    merged = dict(attrs)
+    for k, v in extra.items():
+        merged.setdefault(k, v)
+    return merged
+
+
+TABLE_TEXTS = st.text(st.characters(blacklist_categories=("Cs",)), max_size=10)  # what a table file can hold
+
+
+@given(st.dictionaries(st.sampled_from(["team", "tier", "x", "ü", ""]) | texts, texts | st.integers(), max_size=5),
+       st.dictionaries(st.sampled_from(["team", "tier", "owner", "region"]) | TABLE_TEXTS, TABLE_TEXTS, max_size=5),
+       st.integers(0, 2))
+@PROPS
+def test_dumps_fields_writes_enriched_attributes_as_the_merged_dict(attrs, extra, at):
+    """The attributes with the table's columns they lack, written after them: from the
+    columns' JSON when none clashes, else column by column."""
+    keys = ("a", "b", "c")
+    values = tuple(attrs if i == at else v for i, v in enumerate(("x", 1.5, None)))
+    merged = {k: _enriched(v, extra) if i == at else v for i, (k, v) in enumerate(zip(keys, values, strict=True))}
+    assert outcome(lambda v: _eventjson.dumps_fields(keys, v, at, extra, orjson.dumps(extra)[1:-1]), values) == \
+        outcome(orjson.dumps, merged)
+
+
+def test_dumps_fields_enriched_falls_back_to_orjson_as_a_whole():
+    keys, extra = ("a", "attributes"), {"team": "t"}
+    for attrs in ({"k": Str("v")}, {"k": 2**70}, {"\udc00": "v"}):
+        values = ("x", attrs)
+        assert outcome(lambda v: _eventjson.dumps_fields(keys, v, 1, extra, b'"team":"t"'), values) == \
+            outcome(orjson.dumps, {"a": "x", "attributes": _enriched(attrs, extra)})
+    with pytest.raises(TypeError, match="must be dicts"):
+        _eventjson.dumps_fields(keys, ("x", "not a dict"), 1, extra, b"")
