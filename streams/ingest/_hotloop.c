@@ -356,6 +356,19 @@ done:
     return r;
 }
 
+/* the event and its coordinates kept for the caller (IngestOutput.events, .event_sources) */
+static int
+keep_event(Sink *k, PyObject *events, PyObject *ev, PyObject *topic, PyObject *partition, PyObject *offset,
+           PyObject *index)
+{
+    PyObject *coords = PyTuple_Pack(4, topic, partition, offset, index);
+    if (coords == NULL)
+        return -1;
+    int a = PyList_Append(events, ev), b = a < 0 ? -1 : PyList_Append(k->sources, coords);
+    Py_DECREF(coords);
+    return a < 0 || b < 0 ? -1 : 0;
+}
+
 /* hotloop.deliver, with the coordinates spread out */
 static int
 deliver_event(Sink *k, PyObject *ev, PyObject *dest, PyObject *events, PyObject *topic, PyObject *partition,
@@ -374,16 +387,7 @@ deliver_event(Sink *k, PyObject *ev, PyObject *dest, PyObject *events, PyObject 
         || (body = PyObject_CallOneArg(k->serialize, ev)) == NULL
         || add_output(k, key, body, dest, topic, partition, offset, index) < 0)
         goto done;
-    if (events != Py_None) {
-        PyObject *coords = PyTuple_Pack(4, topic, partition, offset, index);
-        if (coords == NULL)
-            goto done;
-        int a = PyList_Append(events, ev), b = a < 0 ? -1 : PyList_Append(k->sources, coords);
-        Py_DECREF(coords);
-        if (a < 0 || b < 0)
-            goto done;
-    }
-    r = 0;
+    r = events == Py_None ? 0 : keep_event(k, events, ev, topic, partition, offset, index);
 done:
     Py_XDECREF(key);
     Py_XDECREF(body);
@@ -421,10 +425,11 @@ replace_field(PyObject *fields, Py_ssize_t i, PyObject *value)
    built: the same enrichment, key, JSON and output. The table's attributes are not
    added to the event's: the serializer writes them after those (the JSON the memo
    holds, when the event has none of their keys). `fields` must be held by the caller
-   alone. Not for kept events (the caller keeps dicts). */
+   alone. With `events` (a list), the event is kept as its dict, enriched, as
+   deliver_event keeps it. */
 static int
-deliver_fields(Sink *k, const FieldLayout *at, PyObject *fields, PyObject *dest, PyObject *topic,
-               PyObject *partition, PyObject *offset, PyObject *index)
+deliver_fields(Sink *k, const FieldLayout *at, PyObject *fields, PyObject *dest, PyObject *events,
+               PyObject *topic, PyObject *partition, PyObject *offset, PyObject *index)
 {
     PyObject *hit = NULL, *extra = Py_None;
     if (k->memo != NULL) {
@@ -460,6 +465,21 @@ deliver_fields(Sink *k, const FieldLayout *at, PyObject *fields, PyObject *dest,
         body = PyObject_Vectorcall(at->serialize, a, 5, NULL);
     }
     r = body == NULL ? -1 : add_output(k, key, body, dest, topic, partition, offset, index);
+    if (r == 0 && events != Py_None) {
+        PyObject *attrs = PyTuple_GET_ITEM(fields, at->attributes), *ev;
+        if (extra != Py_None && PyDict_CheckExact(attrs)) { /* now the kept event's: added in place */
+            if ((attrs = enriched_attributes(attrs, extra, 1)) == NULL)
+                r = -1;
+            else
+                replace_field(fields, at->attributes, attrs);
+        }
+        if (r == 0 && (ev = fields_dict(at->keys, fields)) == NULL)
+            r = -1;
+        else if (r == 0) {
+            r = keep_event(k, events, ev, topic, partition, offset, index);
+            Py_DECREF(ev);
+        }
+    }
 done:
     Py_XDECREF(hit);
     Py_XDECREF(key);
@@ -728,12 +748,11 @@ redact(Batch *b, PyObject *ev, PyObject *observed, unsigned char flag)
 }
 
 /* What builds a log event: Events in fields mode (field values, no dict) unless the
-   caller keeps the events or the record may hold a secret (redaction works on dicts). */
+   record may hold a secret (redaction works on dicts). */
 static PyObject *
 log_maker(Batch *b, unsigned char flag)
 {
-    int as_fields = b->as_fields != NULL && b->events == Py_None
-                    && (flag == 0 || (flag == 1 && b->card_fields != NULL));
+    int as_fields = b->as_fields != NULL && (flag == 0 || (flag == 1 && b->card_fields != NULL));
     return as_fields ? b->as_fields : b->fast;
 }
 
@@ -757,7 +776,9 @@ deliver_built(Batch *b, PyObject *ev, unsigned char flag, PyObject *observed, Py
             Py_XDECREF(maybe);
         }
         if (look <= 0)
-            return look < 0 ? -1 : deliver_fields(&b->sink, &b->layout, ev, dest, topic, partition, offset, index);
+            return look < 0 ? -1
+                            : deliver_fields(&b->sink, &b->layout, ev, dest, b->events, topic, partition, offset,
+                                             index);
         if ((own = fields_dict(b->layout.keys, ev)) == NULL)
             return -1;
         ev = own;

@@ -100,7 +100,8 @@ class JsonLogs:
         # `event` in C, bound to the caches above (cleared, never replaced); the method
         # below stays reachable as JsonLogs.event(self, ...). `fields`: the same, but an
         # event it builds in C is the tuple of its dict's values (_jsonlog.LOG_FIELDS the
-        # keys): the batch loop (_hotloop.c) enriches and serializes it with no dict built.
+        # keys): the batch loop (_hotloop.c) enriches and serializes it with no dict built
+        # (and builds the dict only to keep it, when its caller keeps the events).
         self.event = _jsonlog.Events(self, _HELPERS)
         self.fields = _jsonlog.Events(self, _HELPERS, "log", True)
 
