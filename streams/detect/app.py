@@ -56,6 +56,19 @@ class DetectConfig(BaseModel):
         return self.rules_path if self.rules_path is not None else default_rules_path()
 
 
+async def changelog_handed_over(app: faust.App) -> None:
+    """Wait until the table writes of a record have left faust's producer buffer for the
+    Kafka client. An offset commit flushes the client, but waits on that buffer only
+    0.1 s per message (faust's ProducerBuffer.flush_atmost) and then commits anyway: a
+    crash right after such a commit loses state whose input is already committed."""
+    buffer = app.producer.buffer
+    try:
+        while buffer.size:
+            await buffer.flush()
+    except RuntimeError:  # the producer stopped (shutting down): no commit follows either
+        log.debug("detect: producer stopped with %d changelog records unsent", buffer.size)
+
+
 def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: SilenceStore | None = None,
               clock: Callable[[], float] = time.time, sent: RecentSends | None = None,
               datadir: Path | None = None) -> faust.App:
@@ -163,8 +176,8 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
                 states.discard()  # the record is not done: a restarted agent must not inherit half of it
                 seen.discard()
                 raise
-            states.flush()
-            seen.flush()
+            if states.flush() + seen.flush():
+                await changelog_handed_over(app)
             if replays:
                 log.warning("detect: skipped %d items ingest sent twice (a transaction the broker showed "
                             "after an abort or fence, then its replay)", replays)

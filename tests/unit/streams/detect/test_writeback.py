@@ -70,3 +70,30 @@ def test_reads_see_pending_writes_and_deletes():
     states["a"] = {"n": 99}
     states.discard()
     assert states["a"] == {"n": 10} and states.flush() == 0
+
+
+class _Buffer:
+    """What changelog_handed_over reads of faust's ProducerBuffer: a size that its
+    flush brings down, one message per call (as flush_atmost gives up after 0.1 s)."""
+
+    def __init__(self, size: int, running: bool = True):
+        self.size, self.running, self.flushes = size, running, 0
+
+    async def flush(self) -> None:
+        if not self.running:
+            raise RuntimeError("Cannot flush: Producer not Running")
+        self.flushes += 1
+        self.size -= 1
+
+
+def test_a_record_waits_until_its_changelog_left_the_buffer():
+    import asyncio
+    from types import SimpleNamespace
+
+    from streams.detect.app import changelog_handed_over
+    buffer = _Buffer(3)
+    asyncio.run(changelog_handed_over(SimpleNamespace(producer=SimpleNamespace(buffer=buffer))))
+    assert buffer.size == 0 and buffer.flushes == 3
+    stopped = _Buffer(2, running=False)
+    asyncio.run(changelog_handed_over(SimpleNamespace(producer=SimpleNamespace(buffer=stopped))))
+    assert stopped.size == 2  # a stopped producer sends nothing: no wait, no error
