@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench soak lint clean
 
-$(STAMP): pyproject.toml setup.py $(wildcard streams/ingest/_*.c)
+$(STAMP): pyproject.toml setup.py $(wildcard streams/ingest/_*.c streams/ingest/_*.h)
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,bench]'

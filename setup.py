@@ -8,6 +8,9 @@ from setuptools import Extension, setup
 
 ROOT = Path(__file__).resolve().parent
 
-setup(ext_modules=[Extension(f"streams.ingest.{c.stem}", [f"streams/ingest/{c.name}"], optional=True,
-                             extra_compile_args=["-O2"])
+# headers the modules share (streams/ingest/_*.h): a change rebuilds every module
+HEADERS = [f"streams/ingest/{h.name}" for h in sorted((ROOT / "streams/ingest").glob("_*.h"))]
+
+setup(ext_modules=[Extension(f"streams.ingest.{c.stem}", [f"streams/ingest/{c.name}"], depends=HEADERS,
+                             optional=True, extra_compile_args=["-O2"])
                    for c in sorted((ROOT / "streams/ingest").glob("_*.c"))])

@@ -38,6 +38,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_shared.h"
+
 /* orjson raises "Recursion limit reached" at 255 levels; fall back long before */
 #define MAX_DEPTH 64
 /* a scratch buffer grown beyond this by one big object is given back after the call */
@@ -529,16 +531,23 @@ write_key(Writer *w, PyObject *key)
 
 static int write_value(Writer *w, PyObject *o, int depth);
 
+static int write_enriched(Writer *w, PyObject *d, PyObject *extra, PyObject *extra_json, int depth);
+
 /* One member of an object, after '{' or a previous member (whose reserve kept room for
-   the ',' and for a '}' after it). */
+   the ',' and for a '}' after it); with `extra`, its value is a dict written enriched
+   (write_enriched). */
 static int
-write_member(Writer *w, PyObject *key, PyObject *value, int first, int depth)
+write_member(Writer *w, PyObject *key, PyObject *value, int first, int depth, PyObject *extra,
+             PyObject *extra_json)
 {
     if (!PyUnicode_CheckExact(key))
         return FALLBACK; /* orjson raises for non-str keys, and has its say on subclasses */
     if (!first)
         *w->out++ = ',';
-    if (write_key(w, key) != DONE || write_value(w, value, depth) != DONE || reserve(w, 2) != DONE)
+    if (write_key(w, key) != DONE
+        || (extra == NULL ? write_value(w, value, depth) : write_enriched(w, value, extra, extra_json, depth + 1))
+               != DONE
+        || reserve(w, 2) != DONE)
         return FALLBACK;
     return DONE;
 }
@@ -553,7 +562,7 @@ write_dict(Writer *w, PyObject *d, int depth)
     PyObject *key, *value;
     int first = 1;
     while (PyDict_Next(d, &pos, &key, &value)) {
-        if (write_member(w, key, value, first, depth) != DONE)
+        if (write_member(w, key, value, first, depth, NULL, NULL) != DONE)
             return FALLBACK;
         first = 0;
     }
@@ -699,7 +708,7 @@ write_enriched(Writer *w, PyObject *d, PyObject *extra, PyObject *extra_json, in
                 return FALLBACK;
             }
             if (!has) {
-                if (write_member(w, key, value, first, depth) != DONE)
+                if (write_member(w, key, value, first, depth, NULL, NULL) != DONE)
                     return FALLBACK;
                 first = 0;
             }
@@ -713,32 +722,14 @@ write_enriched(Writer *w, PyObject *d, PyObject *extra, PyObject *extra_json, in
 static PyObject *
 fields_as_dict(PyObject *keys, PyObject *values, Py_ssize_t at, PyObject *extra)
 {
-    PyObject *d = PyDict_New();
-    if (d == NULL)
-        return NULL;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
-        PyObject *v = PyTuple_GET_ITEM(values, i), *merged = NULL;
-        if (i == at && extra != NULL) {
-            Py_ssize_t pos = 0;
-            PyObject *k, *x;
-            if ((merged = PyDict_Copy(v)) == NULL)
-                goto error;
-            while (PyDict_Next(extra, &pos, &k, &x))
-                if (PyDict_SetDefault(merged, k, x) == NULL) {
-                    Py_DECREF(merged);
-                    goto error;
-                }
-            v = merged;
-        }
-        int set = PyDict_SetItem(d, PyTuple_GET_ITEM(keys, i), v);
-        Py_XDECREF(merged);
-        if (set < 0)
-            goto error;
-    }
+    PyObject *d = dict_of(&PyTuple_GET_ITEM(keys, 0), &PyTuple_GET_ITEM(values, 0), PyTuple_GET_SIZE(keys));
+    if (d == NULL || extra == NULL)
+        return d;
+    PyObject *merged = PyDict_Copy(PyTuple_GET_ITEM(values, at));
+    if (merged == NULL || fill_missing(merged, extra) < 0 || PyDict_SetItem(d, PyTuple_GET_ITEM(keys, at), merged) < 0)
+        Py_CLEAR(d);
+    Py_XDECREF(merged);
     return d;
-error:
-    Py_DECREF(d);
-    return NULL;
 }
 
 /* dumps_fields(keys, values[, at, extra, extra_json]): dumps(dict(zip(keys, values)))
@@ -773,19 +764,9 @@ dumps_fields(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t narg
     int r = reserve(&w, 2);
     if (r == DONE) {
         *w.out++ = '{';
-        for (Py_ssize_t i = 0; r == DONE && i < n; i++) {
-            PyObject *key = PyTuple_GET_ITEM(keys, i), *value = PyTuple_GET_ITEM(values, i);
-            if (i != at)
-                r = write_member(&w, key, value, i == 0, 1);
-            else if (!PyUnicode_CheckExact(key))
-                r = FALLBACK;
-            else {
-                if (i)
-                    *w.out++ = ',';
-                if ((r = write_key(&w, key)) == DONE && (r = write_enriched(&w, value, extra, extra_json, 2)) == DONE)
-                    r = reserve(&w, 2);
-            }
-        }
+        for (Py_ssize_t i = 0; r == DONE && i < n; i++)
+            r = write_member(&w, PyTuple_GET_ITEM(keys, i), PyTuple_GET_ITEM(values, i), i == 0, 1,
+                             i == at ? extra : NULL, extra_json);
     }
     if (r == DONE) {
         *w.out++ = '}';

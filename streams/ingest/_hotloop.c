@@ -20,6 +20,8 @@
 #include <Python.h>
 #include <string.h>
 
+#include "_shared.h"
+
 static PyObject *loads, *json_error, *source_ref, *source_heads;
 static PyObject *s_active, *s_memo, *s_resolve, *s_by_topic, *s_event_sources, *s_routes, *s_json_logs,
     *s_event, *s_cfg, *s_max_record_bytes, *s_redact, *s_record_failed, *s_enricher, *s_tenant, *s_service,
@@ -113,18 +115,6 @@ item(PyObject *d, PyObject *key)
     return v; /* borrowed */
 }
 
-/* the items of `extra` whose keys `attrs` lacks, added to it in their order */
-static int
-fill_missing(PyObject *attrs, PyObject *extra)
-{
-    Py_ssize_t pos = 0;
-    PyObject *key, *value;
-    while (PyDict_Next(extra, &pos, &key, &value))
-        if (PyDict_SetDefault(attrs, key, value) == NULL)
-            return -1;
-    return 0;
-}
-
 /* Enricher's (env, attributes, their JSON members) for a service and host, memoized:
    a new reference */
 static PyObject *
@@ -160,15 +150,27 @@ enrichment(Sink *k, PyObject *service, PyObject *host)
 /* The attributes with the table's columns they lack: `attrs` itself, filled in place,
    when the event alone holds it (no copy); else a new dict. A new reference. */
 static PyObject *
-enriched_attributes(PyObject *attrs, PyObject *extra, Py_ssize_t holders)
+enriched_attributes(PyObject *attrs, PyObject *extra)
 {
-    if (PyDict_CheckExact(attrs) && Py_REFCNT(attrs) == holders)
+    if (PyDict_CheckExact(attrs) && Py_REFCNT(attrs) == 1)
         return fill_missing(attrs, extra) < 0 ? NULL : Py_NewRef(attrs);
     int has = PyObject_IsTrue(attrs);
     PyObject *merged = has < 0 ? NULL : PyDict_New();
     if (merged != NULL && ((has && PyDict_Update(merged, attrs) < 0) || fill_missing(merged, extra) < 0))
         Py_CLEAR(merged);
     return merged;
+}
+
+/* Whether the table's env goes into an event whose env is `now` (Enricher.apply: only
+   into an empty one): 1, 0, or -1 on an error. */
+static int
+fills_env(PyObject *env, PyObject *now)
+{
+    int fill = PyObject_IsTrue(env);
+    if (fill <= 0)
+        return fill;
+    int has = PyObject_IsTrue(now);
+    return has < 0 ? -1 : !has;
 }
 
 /* Enricher.apply */
@@ -183,22 +185,17 @@ enrich(Sink *k, PyObject *ev)
     PyObject *env = PyTuple_GET_ITEM(hit, 0), *extra = PyTuple_GET_ITEM(hit, 1);
     if (extra != Py_None) {
         PyObject *attrs = item(ev, s_attributes), *merged;
-        if (attrs == NULL || (merged = enriched_attributes(attrs, extra, 1)) == NULL)
+        if (attrs == NULL || (merged = enriched_attributes(attrs, extra)) == NULL)
             goto done;
         int set = merged == attrs ? 0 : PyDict_SetItem(ev, s_attributes, merged);
         Py_DECREF(merged);
         if (set < 0)
             goto done;
     }
-    int fill = PyObject_IsTrue(env);
-    if (fill < 0)
+    PyObject *now = item(ev, s_env);
+    int fill = now == NULL ? -1 : fills_env(env, now);
+    if (fill < 0 || (fill && PyDict_SetItem(ev, s_env, env) < 0))
         goto done;
-    if (fill) {
-        PyObject *now = item(ev, s_env);
-        int has = now == NULL ? -1 : PyObject_IsTrue(now);
-        if (has < 0 || (!has && PyDict_SetItem(ev, s_env, env) < 0))
-            goto done;
-    }
     r = 0;
 done:
     Py_DECREF(hit);
@@ -262,12 +259,9 @@ static PyObject *
 source_reference(Sink *k, PyObject *topic, PyObject *partition, PyObject *offset, PyObject *index)
 {
     PyObject *head = NULL;
-    long number = PyLong_CheckExact(partition) ? PyLong_AsLong(partition) : 0;
-    if (number == -1 && PyErr_Occurred())
-        PyErr_Clear(); /* any slot will do */
-    int i = (int)((unsigned long)number % NHEADS);
-    if (k->head[i] != NULL && same(topic, k->head_topic[i]) && same(partition, k->head_partition[i]))
-        head = k->head[i];
+    int slot = partition_slot(partition, NHEADS);
+    if (k->head[slot] != NULL && same(topic, k->head_topic[slot]) && same(partition, k->head_partition[slot]))
+        head = k->head[slot];
     else if (PyUnicode_CheckExact(topic) && PyLong_CheckExact(partition)) {
         PyObject *key = PyTuple_Pack(2, topic, partition);
         if (key == NULL)
@@ -280,9 +274,9 @@ source_reference(Sink *k, PyObject *topic, PyObject *partition, PyObject *offset
             Py_INCREF(topic);
             Py_INCREF(partition);
             Py_INCREF(head);
-            Py_XSETREF(k->head_topic[i], topic);
-            Py_XSETREF(k->head_partition[i], partition);
-            Py_XSETREF(k->head[i], head);
+            Py_XSETREF(k->head_topic[slot], topic);
+            Py_XSETREF(k->head_partition[slot], partition);
+            Py_XSETREF(k->head[slot], head);
         }
         else
             head = NULL;
@@ -394,20 +388,11 @@ done:
     return r;
 }
 
-/* dict(zip(keys, values)) */
+/* dict(zip(keys, values)) of two tuples of one length */
 static PyObject *
 fields_dict(PyObject *keys, PyObject *values)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(keys);
-#if PY_VERSION_HEX < 0x030D0000
-    PyObject *d = _PyDict_NewPresized(n);
-#else
-    PyObject *d = PyDict_New();
-#endif
-    for (Py_ssize_t i = 0; d != NULL && i < n; i++)
-        if (PyDict_SetItem(d, PyTuple_GET_ITEM(keys, i), PyTuple_GET_ITEM(values, i)) < 0)
-            Py_CLEAR(d);
-    return d;
+    return dict_of(&PyTuple_GET_ITEM(keys, 0), &PyTuple_GET_ITEM(values, 0), PyTuple_GET_SIZE(keys));
 }
 
 /* Field `i` of a field tuple replaced (the tuple is the caller's own, seen by no one
@@ -436,13 +421,13 @@ deliver_fields(Sink *k, const FieldLayout *at, PyObject *fields, PyObject *dest,
         if ((hit = enrichment(k, PyTuple_GET_ITEM(fields, at->service), PyTuple_GET_ITEM(fields, at->host))) == NULL)
             return -1;
         PyObject *env = PyTuple_GET_ITEM(hit, 0);
-        int fill = 0, has = 0;
-        if ((fill = PyObject_IsTrue(env)) > 0 && (has = PyObject_IsTrue(PyTuple_GET_ITEM(fields, at->env))) == 0)
-            replace_field(fields, at->env, Py_NewRef(env));
-        if (fill < 0 || has < 0) {
+        int fill = fills_env(env, PyTuple_GET_ITEM(fields, at->env));
+        if (fill < 0) {
             Py_DECREF(hit);
             return -1;
         }
+        if (fill)
+            replace_field(fields, at->env, Py_NewRef(env));
         extra = PyTuple_GET_ITEM(hit, 1);
     }
     PyObject *key = partition_key(PyTuple_GET_ITEM(fields, at->tenant), PyTuple_GET_ITEM(fields, at->service));
@@ -450,25 +435,19 @@ deliver_fields(Sink *k, const FieldLayout *at, PyObject *fields, PyObject *dest,
     int r = -1;
     if (key == NULL)
         goto done;
-    if (extra == Py_None || !PyDict_CheckExact(PyTuple_GET_ITEM(fields, at->attributes))) {
-        if (extra != Py_None) { /* attributes of an odd type: as enrich() makes them */
-            PyObject *attrs = enriched_attributes(PyTuple_GET_ITEM(fields, at->attributes), extra, 1);
-            if (attrs == NULL)
-                goto done;
-            replace_field(fields, at->attributes, attrs);
-        }
+    if (extra == Py_None) {
         PyObject *a[2] = {at->keys, fields};
         body = PyObject_Vectorcall(at->serialize, a, 2, NULL);
     }
-    else {
+    else { /* dumps_fields writes the table's columns into the attributes */
         PyObject *a[5] = {at->keys, fields, at->attributes_index, extra, PyTuple_GET_ITEM(hit, 2)};
         body = PyObject_Vectorcall(at->serialize, a, 5, NULL);
     }
     r = body == NULL ? -1 : add_output(k, key, body, dest, topic, partition, offset, index);
     if (r == 0 && events != Py_None) {
-        PyObject *attrs = PyTuple_GET_ITEM(fields, at->attributes), *ev;
-        if (extra != Py_None && PyDict_CheckExact(attrs)) { /* now the kept event's: added in place */
-            if ((attrs = enriched_attributes(attrs, extra, 1)) == NULL)
+        PyObject *attrs, *ev;
+        if (extra != Py_None) { /* now the kept event's: added in place */
+            if ((attrs = enriched_attributes(PyTuple_GET_ITEM(fields, at->attributes), extra)) == NULL)
                 r = -1;
             else
                 replace_field(fields, at->attributes, attrs);
@@ -747,13 +726,20 @@ redact(Batch *b, PyObject *ev, PyObject *observed, unsigned char flag)
     return 0;
 }
 
-/* What builds a log event: Events in fields mode (field values, no dict) unless the
-   record may hold a secret (redaction works on dicts). */
+/* Whether a log event of a record with this redaction flag may stay field values (no
+   dict): the road is built, and the record holds no secret, or at most a card number
+   the card scan can rule out on the values (redaction works on dicts). */
+static int
+fields_ok(Batch *b, unsigned char flag)
+{
+    return b->as_fields != NULL && (flag == 0 || (flag == 1 && b->card_fields != NULL));
+}
+
+/* What builds a log event: Events in fields mode when fields_ok, else as a dict. */
 static PyObject *
 log_maker(Batch *b, unsigned char flag)
 {
-    int as_fields = b->as_fields != NULL && (flag == 0 || (flag == 1 && b->card_fields != NULL));
-    return as_fields ? b->as_fields : b->fast;
+    return fields_ok(b, flag) ? b->as_fields : b->fast;
 }
 
 /* A built event delivered: field values (a tuple from Events in fields mode) as they
@@ -770,8 +756,8 @@ deliver_built(Batch *b, PyObject *ev, unsigned char flag, PyObject *observed, Py
             PyErr_SetString(PyExc_TypeError, "run: Events in fields mode returned a tuple not of LOG_FIELDS");
             return -1;
         }
-        if (flag > 1 || (flag && b->card_fields == NULL))
-            look = 1; /* a secret may be there: redaction works on the dict (log_maker avoids this) */
+        if (!fields_ok(b, flag))
+            look = 1; /* the dict, for redaction (log_maker builds no such tuple) */
         else if (flag) {
             PyObject *a[2] = {b->layout.keys, ev}, *maybe = PyObject_Vectorcall(b->card_fields, a, 2, NULL);
             look = maybe == NULL ? -1 : PyObject_IsTrue(maybe);

@@ -46,6 +46,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "_shared.h"
+
 /* The slots of each kind, in the order of their alias tuples in normalize.py (_LOG,
  * _METRIC, _SECURITY): the six common ones, then the kind's own. */
 enum { S_EID, S_TS, S_TENANT, S_SERVICE, S_ENV, S_HOST, N_COMMON };
@@ -703,10 +705,7 @@ attribute_text(Events *self, PyObject *v)
 static PyObject *
 prefix_of(Events *self, PyObject *topic, PyObject *partition)
 {
-    long number = PyLong_AsLong(partition);
-    if (number == -1 && PyErr_Occurred())
-        PyErr_Clear(); /* any slot will do */
-    int i = (int)((unsigned long)number % NPFX);
+    int i = partition_slot(partition, NPFX);
     if (self->pfx_value[i] != NULL
         && (self->pfx_topic[i] == topic || PyUnicode_Compare(self->pfx_topic[i], topic) == 0)) {
         int same = self->pfx_partition[i] == partition ? 1
@@ -1150,21 +1149,6 @@ folded_lookup(PyObject *table, PyObject *helper, PyObject *v)
 }
 
 /* a dict of n keys and values (not stolen), in that order */
-static PyObject *
-event_dict(PyObject *const *keys, PyObject *const *values, int n)
-{
-#if PY_VERSION_HEX < 0x030D0000
-    PyObject *result = _PyDict_NewPresized(n);
-#else
-    PyObject *result = PyDict_New();
-#endif
-    for (int i = 0; result != NULL && i < n; i++) {
-        if (PyDict_SetItem(result, keys[i], values[i]) < 0)
-            Py_CLEAR(result);
-    }
-    return result;
-}
-
 /* -- the three kinds ----------------------------------------------------------------- */
 
 /* The fields every event starts with, in this order; the kind's own follow. */
@@ -1185,14 +1169,18 @@ read_head(Events *self, Call *c, PyObject **vals, PyObject *attrs, PyObject **f)
     return 0;
 }
 
-/* the event dict of fields f[0..n) (all set but observed, attrs, kind), which are released */
+/* the event of fields f[0..n) (all set but observed, attrs, kind): its dict, or in
+   fields mode the tuple of its values (f[] stays the caller's to release) */
 static PyObject *
-finish(Call *c, PyObject *const *keys, PyObject **f, int n, PyObject *attrs, PyObject *kind)
+finish(Events *self, Call *c, PyObject *const *keys, PyObject **f, int n, PyObject *attrs, PyObject *kind)
 {
     f[F_OBSERVED] = c->observed;
     f[F_ATTRS] = attrs;
     f[F_KIND] = kind;
-    PyObject *result = event_dict(keys, f, n);
+    PyObject *result = self->as_fields ? PyTuple_New(n) : dict_of(keys, f, n);
+    if (self->as_fields && result != NULL)
+        for (int i = 0; i < n; i++)
+            PyTuple_SET_ITEM(result, i, Py_NewRef(f[i]));
     f[F_OBSERVED] = f[F_ATTRS] = f[F_KIND] = NULL; /* borrowed */
     return result;
 }
@@ -1209,22 +1197,6 @@ enum { L_SEVNUM = N_HEAD, L_SEVTEXT, L_MESSAGE, L_TRACE, L_SPAN, N_LOG };
 static PyObject **log_keys[N_LOG] = {&k_event_id, &k_ts, &k_observed_ts, &k_tenant, &k_service, &k_env, &k_host,
                                      &k_attributes, &k_kind, &k_severity_number, &k_severity_text, &k_message,
                                      &k_trace_id, &k_span_id};
-
-/* the tuple of fields f[0..n) (all set but observed, attrs, kind), in fields mode */
-static PyObject *
-field_tuple(Call *c, PyObject **f, int n, PyObject *attrs, PyObject *kind)
-{
-    PyObject *t = PyTuple_New(n);
-    if (t == NULL)
-        return NULL;
-    f[F_OBSERVED] = c->observed;
-    f[F_ATTRS] = attrs;
-    f[F_KIND] = kind;
-    for (int i = 0; i < n; i++)
-        PyTuple_SET_ITEM(t, i, Py_NewRef(f[i]));
-    f[F_OBSERVED] = f[F_ATTRS] = f[F_KIND] = NULL; /* borrowed */
-    return t;
-}
 
 /* JsonLogs.event */
 static PyObject *
@@ -1246,13 +1218,9 @@ log_event(Events *self, Call *c, Items *it, Shape *shape)
         || (f[L_TRACE] = id_field(self, vals[S_TRACE], i_32)) == NULL
         || (f[L_SPAN] = id_field(self, vals[S_SPAN], i_16)) == NULL)
         goto done;
-    if (self->as_fields)
-        result = field_tuple(c, f, N, attrs, s_log);
-    else {
-        for (int i = 0; i < N; i++)
-            k[i] = *log_keys[i];
-        result = finish(c, k, f, N, attrs, s_log);
-    }
+    for (int i = 0; i < N; i++)
+        k[i] = *log_keys[i];
+    result = finish(self, c, k, f, N, attrs, s_log);
 done:
     Py_DECREF(attrs);
     release(f, N);
@@ -1301,7 +1269,7 @@ metric_event(Events *self, Call *c, Items *it, Shape *shape, PyObject *labels)
     f[F_LABELS] = Py_NewRef(labels);
     for (int i = 0; i < N; i++)
         k[i] = *keys[i];
-    result = finish(c, k, f, N, attrs, s_metric);
+    result = finish(self, c, k, f, N, attrs, s_metric);
 done:
     Py_DECREF(attrs);
     release(f, N);
@@ -1345,7 +1313,7 @@ security_event(Events *self, Call *c, Items *it, Shape *shape)
         goto done;
     for (int i = 0; i < N; i++)
         k[i] = *keys[i];
-    result = finish(c, k, f, N, attrs, s_security);
+    result = finish(self, c, k, f, N, attrs, s_security);
 done:
     Py_DECREF(attrs);
     release(f, N);
