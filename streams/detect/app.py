@@ -176,8 +176,10 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
                 states.discard()  # the record is not done: a restarted agent must not inherit half of it
                 seen.discard()
                 raise
-            if states.flush() + seen.flush():
-                await changelog_handed_over(app)
+            states.flush()
+            seen.flush()
+            # every table the record wrote (rule, alert and merge state alike)
+            await changelog_handed_over(app)
             if replays:
                 log.warning("detect: skipped %d items ingest sent twice (a transaction the broker showed "
                             "after an abort or fence, then its replay)", replays)
