@@ -13,17 +13,6 @@ dict_of(PyObject *const *keys, PyObject *const *values, Py_ssize_t n)
     PyObject *d = _PyDict_NewPresized(n);
 #else
     PyObject *d = PyDict_New();
-/* The slot of a partition in a per-partition cache of n slots: its number modulo n
-   (the records of a batch interleave a few partitions); any slot for what is no int. */
-static inline int
-partition_slot(PyObject *partition, int n)
-{
-    long number = PyLong_CheckExact(partition) ? PyLong_AsLong(partition) : 0;
-    if (number == -1 && PyErr_Occurred())
-        PyErr_Clear();
-    return (int)((unsigned long)number % (unsigned long)n);
-}
-
 #endif
     for (Py_ssize_t i = 0; d != NULL && i < n; i++)
         if (PyDict_SetItem(d, keys[i], values[i]) < 0)
