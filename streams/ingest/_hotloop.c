@@ -560,6 +560,7 @@ typedef struct {
     PyObject *may_hold_card; /* redact._may_hold_card */
     PyObject *as_fields; /* JsonLogs.fields (Events in fields mode), NULL: every event as a dict */
     PyObject *card_fields; /* redact._may_hold_card_fields, NULL: records flagged for cards take dicts */
+    int reads_bytes; /* JsonLogs.event is an Events (_jsonlog.c), which reads a JSON log from its bytes */
     FieldLayout layout;
     Py_ssize_t max_bytes, max_events;
 } Batch;
@@ -642,6 +643,22 @@ done:
     return r;
 }
 
+/* Whether `maker` is an Events (_jsonlog.c): 1 or 0, -1 on an error */
+static int
+reads_bytes(PyObject *maker)
+{
+    PyObject *type = imported("streams.ingest._jsonlog", "Events");
+    if (type == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_ImportError))
+            return -1;
+        PyErr_Clear(); /* not built: JsonLogs.event is the Python method */
+        return 0;
+    }
+    int is = Py_IS_TYPE(maker, (PyTypeObject *)type);
+    Py_DECREF(type);
+    return is;
+}
+
 static int
 batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyObject *events, PyObject *ctx)
 {
@@ -690,6 +707,10 @@ batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyOb
     r = sink_init(&b->sink, b->enricher, out);
     if (r == 0)
         r = fields_init(b, json_logs);
+    if (r == 0 && (r = reads_bytes(b->fast)) >= 0) {
+        b->reads_bytes = r;
+        r = 0;
+    }
 done:
     Py_XDECREF(json_logs);
     Py_XDECREF(cfg);
@@ -793,8 +814,14 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
     const char *s = PyBytes_AS_STRING(value);
     Py_ssize_t n = PyBytes_GET_SIZE(value);
     int log = PyTuple_GET_ITEM(route, 4) == Py_True;
-    PyObject *d = PyObject_CallOneArg(loads, value), *ev;
-    if (d == NULL) {
+    PyObject *d, *ev;
+    if (log && b->reads_bytes) { /* the shapes a batch repeats, with no dict parsed */
+        PyObject *a[6] = {value, b->observed, topic, partition, offset, Py_False};
+        if ((ev = PyObject_Vectorcall(log_maker(b, flag), a, 6, NULL)) != Py_NotImplemented)
+            goto built;
+        Py_DECREF(ev);
+    }
+    if ((d = PyObject_CallOneArg(loads, value)) == NULL) {
         if (!PyErr_ExceptionMatches(json_error))
             return -1;
         PyErr_Clear();
@@ -822,6 +849,7 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
         ev = PyObject_VectorcallMethod(s_event, call, 6, NULL);
     }
     Py_DECREF(d);
+built:;
     PyObject *stream = PyTuple_GET_ITEM(route, 0), *dest = PyTuple_GET_ITEM(route, 3);
     if (ev == NULL)
         return record_failed(b->failed, b->out, value, topic, partition, offset, stream, b->observed);

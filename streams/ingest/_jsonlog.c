@@ -39,6 +39,13 @@
  *
  * The input dict is left as it is: the attributes are a new dict (same keys, same order
  * as the Python path leaves in `d`).
+ *
+ * A log may also come as the record's bytes (no decoder attributes or index: the batch
+ * loop's JSON records, _hotloop.c): a record whose keys and nesting (its template,
+ * _rawjson.h) are remembered is read from the bytes with no dict parsed; any other is
+ * parsed by orjson.loads here and read as its dict, and its template remembered. What
+ * that road does not take (bytes _rawjson.h declines and orjson rejects, a call the
+ * Python path would take) gives NotImplemented: the caller parses and calls again.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -46,6 +53,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "_rawjson.h"
 #include "_shared.h"
 
 /* The slots of each kind, in the order of their alias tuples in normalize.py (_LOG,
@@ -67,9 +75,14 @@ enum { K_LOG, K_METRIC, K_SECURITY };
 #define KEY_CACHE_LIMIT 20000
 /* record shapes remembered (a batch holds a handful, one per emitter) */
 #define NSHAPES 16
+/* record templates remembered (_rawjson.h), each with its shape */
+#define NRAW 16
 /* partitions whose event-id prefix is remembered at once */
 #define NPFX 16
 #define ITEMS_ON_STACK 64
+#if RAW_MAX_LEAVES > ITEMS_ON_STACK
+#error "read_bytes puts a record's leaves in an Items' own buffers"
+#endif
 /* room for the columns enrichment adds to the attributes in place (streams/ingest/enrich.py,
    _hotloop.c), so that adding them does not resize the dict */
 #define ENRICH_ROOM 5
@@ -83,6 +96,13 @@ typedef struct {
     PyObject *roles; /* bytes: per key, its slot, ROLE_ATTR or ROLE_KIND (NULL when plan is None) */
     Py_ssize_t nattr;
 } Shape;
+
+/* A record template (_rawjson.h) and the shape of the records that have it */
+typedef struct {
+    char *t; /* PyMem, NULL: a free entry */
+    Py_ssize_t tn;
+    Shape shape;
+} RawShape;
 
 typedef struct {
     PyObject_HEAD
@@ -120,6 +140,8 @@ typedef struct {
     Py_ssize_t nkeys;
     Shape shapes[NSHAPES];
     int last_shape, next_shape;
+    RawShape raw[NRAW];
+    int last_raw, next_raw;
     /* prefixes[(topic, partition)] read, one slot per partition number modulo
        NPFX: the records of a batch interleave a few partitions, and prefixes only ever
        grow */
@@ -141,6 +163,7 @@ static PyObject *s_log, *s_default, *s_unknown, *s_empty, *s_true, *s_false, *s_
 static PyObject *s_metric, *s_security, *s_gauge, *s_other, *s_tags, *s_dimensions, *s_labels_dot, *s_tags_dot,
     *s_dimensions_dot, *s_attributes_dot;
 static PyObject *i_32, *i_16;
+static PyObject *orjson_loads;
 
 /* -- small readers ---------------------------------------------------------------- */
 
@@ -944,7 +967,13 @@ read_call(Events *self, PyObject *const *args, size_t nargsf, PyObject *kwnames,
     c->attributes = nargs > least ? args[least] : Py_None;
     c->index = nargs > least + 1 ? args[least + 1] : NULL;
     c->labels = nargs > least + 2 ? args[least + 2] : Py_None;
-    if (!PyDict_CheckExact(c->d) || !PyFloat_CheckExact(c->observed) || !PyUnicode_CheckExact(c->topic)
+    if (PyBytes_CheckExact(c->d) && log && nargs == least) {
+        c->d = NULL; /* a JSON log record as its bytes: raw_event */
+        c->flat = Py_False;
+    }
+    else if (!PyDict_CheckExact(c->d))
+        return 1;
+    if (!PyFloat_CheckExact(c->observed) || !PyUnicode_CheckExact(c->topic)
         || !PyLong_CheckExact(c->partition) || !PyLong_CheckExact(c->offset)
         || (c->flat != Py_True && c->flat != Py_False)
         || (c->attributes != Py_None && !PyDict_CheckExact(c->attributes))
@@ -1391,6 +1420,117 @@ metric_labels(Events *self, PyObject *d, PyObject **key)
     return PyDict_New();
 }
 
+/* -- records read from their bytes (_rawjson.h) ---------------------------------------- */
+
+static void
+raw_clear(RawShape *e)
+{
+    PyMem_Free(e->t);
+    e->t = NULL;
+    e->tn = 0;
+    shape_clear(&e->shape);
+}
+
+static RawShape *
+find_raw(Events *self, const RawRecord *rec)
+{
+    for (int i = 0; i < NRAW; i++) {
+        int j = (self->last_raw + i) % NRAW;
+        RawShape *e = &self->raw[j];
+        if (e->t != NULL && e->tn == rec->tn && memcmp(e->t, rec->t, rec->tn) == 0) {
+            self->last_raw = j;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static int
+remember_raw(Events *self, const RawRecord *rec, const Shape *shape)
+{
+    char *t = PyMem_Malloc(rec->tn);
+    if (t == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(t, rec->t, rec->tn);
+    RawShape *e = &self->raw[self->next_raw];
+    raw_clear(e);
+    e->t = t;
+    e->tn = rec->tn;
+    e->shape = *shape;
+    Py_INCREF(e->shape.keys);
+    Py_INCREF(e->shape.plan);
+    Py_XINCREF(e->shape.roles);
+    self->last_raw = self->next_raw;
+    self->next_raw = (self->next_raw + 1) % NRAW;
+    return 0;
+}
+
+/* The items and shape of a JSON log record given as its bytes (c->d NULL), into `it`
+ * and `shape` (new references). A record whose template is remembered is read by
+ * raw_read alone; any other is parsed by orjson and read as its dict (c->d then holds
+ * it, a new reference), and its template remembered when flatten() gives it a leaf per
+ * key (no key twice: the shape is then the template's). 0 done, -1 error, 1 not read
+ * (the caller parses it). */
+static int
+read_bytes(Events *self, Call *c, PyObject *value, Items *it, Shape *shape)
+{
+    RawRecord rec;
+    int r = raw_read(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), &rec);
+    if (r != RAW_OK) {
+        raw_release(&rec);
+        return r;
+    }
+    RawShape *known = find_raw(self, &rec);
+    if (known != NULL) {
+        PyObject **keys = ((PyTupleObject *)known->shape.keys)->ob_item;
+        for (Py_ssize_t j = 0; j < rec.n; j++) {
+            it->k[j] = Py_NewRef(keys[j]);
+            it->v[j] = rec.v[j]; /* the record's reference, handed over */
+        }
+        it->n = rec.n;
+        *shape = known->shape;
+        Py_INCREF(shape->keys);
+        Py_INCREF(shape->plan);
+        Py_XINCREF(shape->roles);
+        return 0;
+    }
+    Py_ssize_t leaves = rec.n;
+    raw_release(&rec);
+    if ((c->d = PyObject_CallOneArg(orjson_loads, value)) == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return -1;
+        PyErr_Clear();
+        return 1;
+    }
+    if (!PyDict_CheckExact(c->d) || (r = read_record(self, c, NULL, it, shape)) != 0)
+        return r < 0 ? -1 : 1;
+    return it->n == leaves ? remember_raw(self, &rec, shape) : 0;
+}
+
+/* Events(value: bytes, observed, topic, partition, offset, flat) for a log: the event of
+ * the JSON record `value`, or NotImplemented when this road does not read it (the
+ * caller parses it with orjson and calls again with the dict, which also says why an
+ * invalid record is invalid). */
+static PyObject *
+raw_event(Events *self, Call *c)
+{
+    Items it;
+    Shape shape = {NULL, NULL, NULL, 0};
+    PyObject *value = c->args[0], *result = NULL;
+    items_init(&it);
+    int r = read_bytes(self, c, value, &it, &shape);
+    if (r == 0)
+        result = shape.plan == Py_None ? Py_NewRef(Py_None) : log_event(self, c, &it, &shape);
+    items_free(&it);
+    shape_clear(&shape);
+    Py_XDECREF(c->d);
+    if (result == NULL && r >= 0 && !PyErr_Occurred())
+        r = 1;
+    return r > 0 ? Py_NewRef(Py_NotImplemented) : result;
+}
+
 static PyObject *
 events_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -1404,8 +1544,11 @@ events_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf, PyObject *
         return NULL;
     }
     int r = read_call(self, args, nargsf, kwnames, &c);
+    int raw = PyVectorcall_NARGS(nargsf) > 0 && PyBytes_CheckExact(args[0]);
+    if (r == 0 && raw)
+        return raw_event(self, &c);
     if (r != 0)
-        return r < 0 ? NULL : delegate(self, args, nargsf, kwnames);
+        return r < 0 ? NULL : raw ? Py_NewRef(Py_NotImplemented) : delegate(self, args, nargsf, kwnames);
     if (self->kind == K_METRIC) {
         if (c.labels != Py_None)
             labels = Py_NewRef(c.labels);
@@ -1465,6 +1608,11 @@ events_traverse(Events *self, visitproc visit, void *arg)
         Py_VISIT(self->shapes[i].plan);
         Py_VISIT(self->shapes[i].roles);
     }
+    for (int i = 0; i < NRAW; i++) {
+        Py_VISIT(self->raw[i].shape.keys);
+        Py_VISIT(self->raw[i].shape.plan);
+        Py_VISIT(self->raw[i].shape.roles);
+    }
     for (int i = 0; i < NPFX; i++) {
         Py_VISIT(self->pfx_topic[i]);
         Py_VISIT(self->pfx_partition[i]);
@@ -1501,6 +1649,8 @@ events_clear(Events *self)
     Py_CLEAR(self->keys);
     for (int i = 0; i < NSHAPES; i++)
         shape_clear(&self->shapes[i]);
+    for (int i = 0; i < NRAW; i++)
+        raw_clear(&self->raw[i]);
     for (int i = 0; i < NPFX; i++) {
         Py_CLEAR(self->pfx_topic[i]);
         Py_CLEAR(self->pfx_partition[i]);
@@ -1616,7 +1766,8 @@ static PyTypeObject EventsType = {
     .tp_name = "streams.ingest._jsonlog.Events",
     .tp_doc = "Events(owner, helpers, kind='log', fields=False): the `event` method of `owner` (a JsonLogs, "
               "JsonMetrics or JsonSecurity), in C. With fields=True (logs only), an event it builds in C is the "
-              "tuple of its dict's values, in the order of LOG_FIELDS; one the Python method builds stays a dict.",
+              "tuple of its dict's values, in the order of LOG_FIELDS; one the Python method builds stays a dict. A log record may be given as its JSON bytes: "
+              "NotImplemented when it is not read that way (the caller then passes orjson.loads of them).",
     .tp_basicsize = sizeof(Events),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_new = events_new,
@@ -1663,6 +1814,13 @@ PyInit__jsonlog(void)
         return NULL;
     if (i_32 == NULL && ((i_32 = PyLong_FromLong(32)) == NULL || (i_16 = PyLong_FromLong(16)) == NULL))
         return NULL;
+    if (orjson_loads == NULL) {
+        PyObject *orjson = PyImport_ImportModule("orjson");
+        orjson_loads = orjson == NULL ? NULL : PyObject_GetAttrString(orjson, "loads");
+        Py_XDECREF(orjson);
+        if (orjson_loads == NULL)
+            return NULL;
+    }
     if (PyType_Ready(&EventsType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);

@@ -1,0 +1,237 @@
+"""`Events` given a JSON log record as its bytes (streams/ingest/_rawjson.h, read_bytes in
+_jsonlog.c) gives exactly the event the Python form gives for `orjson.loads` of those
+bytes, or NotImplemented (the batch loop then parses with orjson): never an event for
+bytes orjson rejects, never another event when a record has a key twice, nests its keys
+otherwise than a remembered record with the same keys, or has values orjson reads
+differently. And it does read the records a batch repeats (else it would gain nothing).
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import random
+import tracemalloc
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.ingest import jsonfast
+from streams.ingest.jsonfast import JsonLogs
+from streams.ingest.timeparse import TimeParser
+from tests.unit.streams.ingest.accel_checks import props
+from tests.unit.streams.ingest.corpus import OBSERVED
+from tests.unit.streams.ingest.test_jsonlog_accel import (
+    FIXED,
+    RECORDS,
+    TIMES,
+    Pair,
+    _bench_records,
+    _json_safe,
+    outcome,
+    same,
+)
+
+pytestmark = pytest.mark.skipif(jsonfast._jsonlog is None, reason="streams.ingest._jsonlog is not built")
+PROPS = props()
+PAIRS = {name: Pair(**times) for name, times in TIMES.items()} if jsonfast._jsonlog is not None else {}
+
+
+def from_bytes(p: Pair, raw: bytes, *args) -> bool:
+    """Checks `raw` on the bytes road of both C forms against the Python form given
+    orjson's dict; whether the road read it (rather than declining)."""
+    try:
+        d = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        d = None
+    taken = False
+    for fn in (p.c.event, p.cf.fields):
+        actual = outcome(fn, raw, *args)
+        if actual == ("ok", NotImplemented):
+            continue
+        taken = True
+        assert type(d) is dict, f"an event for what orjson does not read as an object: {raw!r}"
+        if actual[0] == "ok" and type(actual[1]) is tuple:
+            actual = ("ok", dict(zip(jsonfast._jsonlog.LOG_FIELDS, actual[1], strict=True)))
+        same(outcome(lambda: p.py.event(copy.deepcopy(d), *args)), actual)
+    return taken
+
+
+def repeatedly(p: Pair, raw: bytes, *args) -> bool:
+    """The first call learns the record's template (through orjson), the next ones read it."""
+    return [from_bytes(p, raw, *args) for _ in range(3)][-1]
+
+
+def spellings(d: dict) -> list[bytes]:
+    """One record as different writers write it: orjson, json with spaces, indented,
+    UTF-8 (no \\u escapes)."""
+    return [orjson.dumps(d), json.dumps(d).encode(), json.dumps(d, indent=1, ensure_ascii=False).encode(),
+            b" \r\n\t" + json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"]
+
+
+@PROPS
+@given(RECORDS, st.sampled_from(sorted(TIMES)), st.integers(0, 2**50))
+def test_generated_records_read_from_their_bytes(d, pair, offset):
+    d = _json_safe(d)
+    if type(d) is not dict:
+        return
+    for raw in spellings(d):
+        repeatedly(PAIRS[pair], raw, OBSERVED, "logs.raw", offset % 7, offset, False)
+
+
+@pytest.mark.parametrize("i", range(len(FIXED)))
+def test_fixed_records_read_from_their_bytes(i):
+    d = _json_safe(FIXED[i])
+    for raw in spellings(d):
+        repeatedly(PAIRS["utc"], raw, OBSERVED, "t", 1, 9, False)
+
+
+def test_the_records_a_batch_repeats_are_read_from_their_bytes():
+    p = Pair()
+    declined = sum(not from_bytes(p, raw, OBSERVED, "logs.raw", i % 3, i, False)
+                   for i, raw in enumerate(_bench_records(600, 7)))
+    # the benchmark's records with a card number or a secret in the message are read too;
+    # only the first record of each shape goes through orjson (the cardinality of the
+    # three styles' key sets, plus nothing)
+    assert declined <= 3
+
+
+NUMBER = st.builds(
+    lambda sign, whole, frac, exp: sign + whole + frac + exp,
+    st.sampled_from(["", "-"]),
+    st.one_of(st.sampled_from(["0", "1", "9", "00", "01"]), st.integers(0, 10**25).map(str)),
+    st.one_of(st.just(""), st.sampled_from([".", ".0", ".5", ".05"]),
+              st.integers(0, 10**20).map(lambda n: "." + str(n))),
+    st.one_of(st.just(""), st.sampled_from(["e", "E+", "e-"]).flatmap(
+        lambda e: st.one_of(st.just(e), st.integers(0, 400).map(lambda n: e + str(n))))))
+
+
+@PROPS
+@given(st.lists(st.one_of(NUMBER, st.floats(allow_nan=False, allow_infinity=False).map(repr),
+                          st.integers(-(2**64), 2**64).map(str)), min_size=1, max_size=4))
+def test_numbers_read_as_orjson_reads_them(texts):
+    """As attributes, numbers become text with their type's formatting: 1 vs 1.0, and
+    every bit of a float (orjson.dumps writes the shortest form that reads back)."""
+    raw = ("{" + ",".join(f'"n{i}": {t}' for i, t in enumerate(texts)) + ', "msg": "m"}').encode()
+    repeatedly(PAIRS["utc"], raw, OBSERVED, "t", 1, 9, False)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"msg": "a", "msg": "b"}', b'{"a.b": 1, "a": {"b": 2}, "msg": "m"}', b'{"a": {"b": 1}, "a.b": 2}',
+    b'{"a": {"b": 1, "b": 2}}', b'{"attributes": {"x": 1}, "x": 2}', b'{"x": {"attributes": {"y": 1}}}',
+    b'{"msg": "tab\\tand \\"quotes\\""}', b'{"msg": "caf\\u00e9"}', b'{"m\\u0073g": "escaped key"}',
+    '{"msg": "café €"}'.encode(), '{"mßg": "non-ASCII key"}'.encode(), b'{"msg": "bad \xff utf-8"}',
+    b'{"msg": "\xed\xa0\x80 surrogate"}', b'{"msg": "control \x01"}', b'{"msg": "m"} x', b'{"msg": "m"}}',
+    b'[{"msg": "m"}]', b'"msg"', b"", b"{", b'{"msg"}', b'{"msg": }', b'{"msg": "m",}', b'{,"msg": "m"}',
+    b'{"n": -0}', b'{"n": -0.0}', b'{"n": 1e400}', b'{"n": -1e400}', b'{"n": 1e-400}', b'{"n": 01}', b'{"n": .5}',
+    b'{"n": 1.}', b'{"n": 1e}', b'{"n": +1}', b'{"n": 123456789012345678}', b'{"n": 1234567890123456789}',
+    b'{"n": 18446744073709551616}', b'{"n": 9999999999999999999}', b'{"n": -9223372036854775809}',
+    b'{"n": 999999999999999999}', b'{"n": -999999999999999999}', b'{"n": 0.1234567890123456789}', b'{"n": 12345678901234567.0}',
+    b'{"n": NaN}', b'{"n": Infinity}', b'{"n": tru}', b'{"n": nulls}', b'{"n": [1, 2]}', b'{"n": {}}',
+    b'{"n": { }, "m": {"x": {}}}', b'{}', b' { } ', b'{"msg": "m"}\x00', b'\xef\xbb\xbf{"msg": "m"}',
+    b'{"ts": "2026-01-01T00:00:05.5Z", "service": {"name": "s", "version": "1"}, "msg": "m"}',
+    b'{"resourceLogs": {"x": 1}, "msg": "an OTLP batch"}',
+    b'{"' + b"k" * 255 + b'": 1}', b'{"' + b"k" * 256 + b'": 1}',
+    b"{" + b",".join(b'"k%d": %d' % (i, i) for i in range(64)) + b"}",
+    b"{" + b",".join(b'"k%d": %d' % (i, i) for i in range(65)) + b"}",
+    b'{"a": ' * 16 + b"1" + b"}" * 16, b'{"a": ' * 17 + b"1" + b"}" * 17,
+    b"{" + b",".join(b'"%s": 1' % (b"k" * 200 + b"%d" % i) for i in range(12)) + b"}",
+])
+def test_unusual_bytes(raw):
+    for pair in PAIRS.values():
+        repeatedly(pair, raw, OBSERVED, "t", 1, 9, False)
+
+
+def test_records_with_the_same_keys_nested_otherwise_are_told_apart():
+    p = Pair()
+    records = [b'{"a": {"b": 1}, "c": 2}', b'{"a": {"b": 1, "c": 2}}', b'{"a": {"b": {"c": 2}}}',
+               b'{"a": 1, "b": 1, "c": 2}', b'{"a": {}, "b": 1, "c": 2}', b'{"ab": 1, "c": 2}']
+    for _ in range(3):
+        for raw in records:
+            from_bytes(p, raw, OBSERVED, "t", 1, 9, False)
+
+
+@PROPS
+@given(RECORDS, st.data())
+def test_damaged_records_are_never_read_wrong(d, data):
+    d = _json_safe(d)
+    if type(d) is not dict:
+        return
+    raw = bytearray(orjson.dumps(d))
+    p = PAIRS["utc"]
+    repeatedly(p, bytes(raw), OBSERVED, "t", 1, 9, False)  # its template remembered
+    for _ in range(3):
+        i = data.draw(st.integers(0, len(raw)))
+        damaged = data.draw(st.sampled_from(["cut", "byte", "insert"]))
+        if damaged == "cut":
+            raw = raw[:i]
+        elif damaged == "byte" and i < len(raw):
+            raw[i] = data.draw(st.sampled_from(b'{}[]":,\\ 0-.eE\xff\x00a'))
+        else:
+            raw[i:i] = data.draw(st.binary(min_size=1, max_size=3))
+        from_bytes(p, bytes(raw), OBSERVED, "t", 1, 9, False)
+
+
+@pytest.mark.parametrize("call", [
+    lambda e, raw: e(raw, OBSERVED, "t", 1, -1, False),  # a negative offset: the Python form's call
+    lambda e, raw: e(raw, OBSERVED, "t", 1, 9, False, {"a": "b"}),  # a decoder's attributes
+    lambda e, raw: e(raw, OBSERVED, "t", 1, 9, False, None, 2),
+    lambda e, raw: e(raw, 1767225600, "t", 1, 9, False),
+    lambda e, raw: e(raw, OBSERVED, "t", "1", 9, False),
+    lambda e, raw: e(raw, OBSERVED, "t", 1, 9, flat=False),
+    lambda e, raw: e(bytearray(raw), OBSERVED, "t", 1, 9, False),
+])
+def test_calls_off_the_road_are_not_read(call):
+    p = Pair()
+    raw = b'{"ts": "2026-01-01T00:00:05.5Z", "msg": "m"}'
+    for _ in range(2):
+        result = outcome(call, p.c.event, raw)
+        assert result == ("ok", NotImplemented) or result[0] == "raised"
+        if result[0] == "raised":  # not bytes (a bytearray): the Python form's own error
+            assert outcome(call, p.py.event, raw)[0] == "raised"
+
+
+def test_metric_and_security_events_do_not_read_bytes():
+    for kind in ("metric", "security"):
+        maker = JsonLogs(TimeParser(), accelerate=True).kinds[kind]
+        raw = orjson.dumps({"name": "m", "value": 1.5, "category": "authentication", "msg": "m"})
+        assert maker.event(raw, OBSERVED, "t", 1, 9) is NotImplemented
+
+
+def test_more_templates_than_remembered():
+    p = Pair()
+    rnd = random.Random(5)
+    for i in range(3000):
+        k = rnd.randrange(40)
+        raw = orjson.dumps({"ts": "2026-01-01T00:00:05.5Z", f"k{k}": i, "service": {"name": f"s{k % 3}"}})
+        from_bytes(p, raw, OBSERVED, "t", 1, i, False)
+
+
+def test_no_memory_is_kept_per_call():
+    j = JsonLogs(TimeParser(reject_out_of_range=True), accelerate=True)
+    records = _bench_records(30, 5) + [b'{"ts": "2099-01-01T00:00:00.000Z", "msg": "m"}', b'{"msg": "m"} x',
+                                       b'{"n": [1]}', b'{"a": {"b": 1}, "a.b": 2}', b'{"resourceLogs": {}}',
+                                       b'{"n": 1e400, "m": "declined after a leaf"}']
+
+    def run(n):
+        for i in range(n):
+            try:
+                j.event(records[i % len(records)], OBSERVED, "t", 1, i % 100, False)
+                j.fields(records[i % len(records)], OBSERVED, "t", 1, i % 100, False)
+            except Exception:  # the errors are part of what is run
+                pass
+
+    run(5000)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        run(30000)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024, f"{grown} bytes kept after 30,000 calls"
