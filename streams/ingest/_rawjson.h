@@ -59,12 +59,27 @@ raw_digit(const char *p, const char *end)
     return p < end && *p >= '0' && *p <= '9';
 }
 
+#define RAW_ONES 0x0101010101010101ULL
+#define RAW_HIGHS 0x8080808080808080ULL
+/* whether some byte of w is below n (n <= 128), or equals c */
+#define RAW_BELOW(w, n) (((w) - RAW_ONES * (n)) & ~(w) & RAW_HIGHS)
+#define RAW_HAS(w, c) RAW_BELOW((w) ^ (RAW_ONES * (c)), 1)
+
 /* The closing quote of the string whose contents start at p, or NULL (declined);
-   *ascii: whether every byte of it is ASCII. */
+   *ascii: whether every byte of it is ASCII. Eight bytes at a time while none of
+   them ends the string or is declined. */
 static inline const char *
 raw_string_end(const char *p, const char *end, int *ascii)
 {
     unsigned char seen = 0;
+    unsigned long long high = 0, w;
+    for (; end - p >= 8; p += 8) {
+        memcpy(&w, p, 8);
+        if (RAW_HAS(w, '"') | RAW_HAS(w, '\\') | RAW_BELOW(w, 0x20))
+            break;
+        high |= w & RAW_HIGHS;
+    }
+    seen = high ? 0x80 : 0;
     for (; p < end; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '"') {
@@ -161,6 +176,18 @@ raw_number(const char **pp, const char *end, RawRecord *r)
         for (const char *d = start + negative; d < int_end; d++)
             n = n * 10 + (*d - '0');
         v = PyLong_FromLongLong(negative ? -n : n);
+    }
+    else if (p == mantissa_end && mantissa_end - start - negative <= 16) {
+        /* d.ddd with at most 15 digits: their integer is exact in a double, and so is
+           the power of ten, so one division rounds correctly, as strtod does */
+        static const double tens[16] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+                                        1e14, 1e15};
+        long long n = 0;
+        for (const char *d = start + negative; d < p; d++)
+            if (*d != '.')
+                n = n * 10 + (*d - '0');
+        double x = (double)n / tens[p - int_end - 1];
+        v = PyFloat_FromDouble(negative ? -x : x);
     }
     else {
         char buf[64];
