@@ -560,7 +560,8 @@ typedef struct {
     PyObject *may_hold_card; /* redact._may_hold_card */
     PyObject *as_fields; /* JsonLogs.fields (Events in fields mode), NULL: every event as a dict */
     PyObject *card_fields; /* redact._may_hold_card_fields, NULL: records flagged for cards take dicts */
-    int reads_bytes; /* JsonLogs.event is an Events (_jsonlog.c), which reads a JSON log from its bytes */
+    int reads_bytes; /* JsonLogs.event is an Events (_jsonlog.c), which reads a JSON record from its bytes (so
+                        are the kinds' `event`: they share JsonLogs' choice of form) */
     FieldLayout layout;
     Py_ssize_t max_bytes, max_events;
 } Batch;
@@ -814,10 +815,19 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
     const char *s = PyBytes_AS_STRING(value);
     Py_ssize_t n = PyBytes_GET_SIZE(value);
     int log = PyTuple_GET_ITEM(route, 4) == Py_True;
-    PyObject *d, *ev;
-    if (log && b->reads_bytes) { /* the shapes a batch repeats, with no dict parsed */
-        PyObject *a[6] = {value, b->observed, topic, partition, offset, Py_False};
-        if ((ev = PyObject_Vectorcall(log_maker(b, flag), a, 6, NULL)) != Py_NotImplemented)
+    PyObject *d, *ev, *maker = NULL;
+    if (!log && (maker = PyDict_GetItemWithError(b->kinds, PyTuple_GET_ITEM(route, 2))) == NULL)
+        return PyErr_Occurred() ? -1 : 1;
+    if (b->reads_bytes) { /* the shapes a batch repeats, with no dict parsed */
+        if (log) {
+            PyObject *a[6] = {value, b->observed, topic, partition, offset, Py_False};
+            ev = PyObject_Vectorcall(log_maker(b, flag), a, 6, NULL);
+        }
+        else {
+            PyObject *call[6] = {maker, value, b->observed, topic, partition, offset};
+            ev = PyObject_VectorcallMethod(s_event, call, 6, NULL);
+        }
+        if (ev != Py_NotImplemented)
             goto built;
         Py_DECREF(ev);
     }
@@ -839,11 +849,6 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
         if (otlp != 0) {
             Py_DECREF(d);
             return otlp < 0 ? -1 : 1; /* an OTLP batch (or no object): the generic path, from the bytes */
-        }
-        PyObject *maker = PyDict_GetItemWithError(b->kinds, PyTuple_GET_ITEM(route, 2));
-        if (maker == NULL) {
-            Py_DECREF(d);
-            return PyErr_Occurred() ? -1 : 1;
         }
         PyObject *call[6] = {maker, d, b->observed, topic, partition, offset};
         ev = PyObject_VectorcallMethod(s_event, call, 6, NULL);

@@ -40,12 +40,13 @@
  * The input dict is left as it is: the attributes are a new dict (same keys, same order
  * as the Python path leaves in `d`).
  *
- * A log may also come as the record's bytes (no decoder attributes or index: the batch
- * loop's JSON records, _hotloop.c): a record whose keys and nesting (its template,
+ * A record may also come as its JSON bytes (no decoder attributes, index or labels: the
+ * batch loop's JSON records, _hotloop.c): a record whose keys and nesting (its template,
  * _rawjson.h) are remembered is read from the bytes with no dict parsed; any other is
  * parsed by orjson.loads here and read as its dict, and its template remembered. What
- * that road does not take (bytes _rawjson.h declines and orjson rejects, a call the
- * Python path would take) gives NotImplemented: the caller parses and calls again.
+ * that road does not take (bytes _rawjson.h declines and orjson rejects, an OTLP batch
+ * of another kind than logs, a call the Python path would take) gives NotImplemented:
+ * the caller parses and calls again.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -97,11 +98,14 @@ typedef struct {
     Py_ssize_t nattr;
 } Shape;
 
-/* A record template (_rawjson.h) and the shape of the records that have it */
+/* A record template (_rawjson.h) and the shape of the records that have it; for a
+ * metric sample, where its labels object is among the leaves (read apart, not flattened) */
 typedef struct {
     char *t; /* PyMem, NULL: a free entry */
     Py_ssize_t tn;
     Shape shape;
+    PyObject *label_keys; /* tuple; NULL: no labels object (a record with none has {}) */
+    Py_ssize_t label_at, label_n; /* its leaves: label_n, from label_at (1 for an empty object) */
 } RawShape;
 
 typedef struct {
@@ -160,6 +164,7 @@ static PyObject *k_name, *k_type, *k_value, *k_unit, *k_labels, *k_category, *k_
     *k_target, *k_source_ip;
 static PyObject *s_log, *s_default, *s_unknown, *s_empty, *s_true, *s_false, *s_dot, *s_event_time,
     *s_islower, *s_decode;
+static PyObject *s_resource_logs, *s_resource_metrics;
 static PyObject *s_metric, *s_security, *s_gauge, *s_other, *s_tags, *s_dimensions, *s_labels_dot, *s_tags_dot,
     *s_dimensions_dot, *s_attributes_dot;
 static PyObject *i_32, *i_16;
@@ -967,8 +972,8 @@ read_call(Events *self, PyObject *const *args, size_t nargsf, PyObject *kwnames,
     c->attributes = nargs > least ? args[least] : Py_None;
     c->index = nargs > least + 1 ? args[least + 1] : NULL;
     c->labels = nargs > least + 2 ? args[least + 2] : Py_None;
-    if (PyBytes_CheckExact(c->d) && log && nargs == least) {
-        c->d = NULL; /* a JSON log record as its bytes: raw_event */
+    if (PyBytes_CheckExact(c->d) && nargs == least) {
+        c->d = NULL; /* a JSON record as its bytes: raw_event */
         c->flat = Py_False;
     }
     else if (!PyDict_CheckExact(c->d))
@@ -1429,6 +1434,7 @@ raw_clear(RawShape *e)
     e->t = NULL;
     e->tn = 0;
     shape_clear(&e->shape);
+    Py_CLEAR(e->label_keys);
 }
 
 static RawShape *
@@ -1445,13 +1451,49 @@ find_raw(Events *self, const RawRecord *rec)
     return NULL;
 }
 
-static int
-remember_raw(Events *self, const RawRecord *rec, const Shape *shape)
+/* the leaves flatten() makes of v */
+static Py_ssize_t
+leaf_count(PyObject *v)
 {
-    char *t = PyMem_Malloc(rec->tn);
+    if (!PyDict_CheckExact(v) || PyDict_GET_SIZE(v) == 0)
+        return 1;
+    Py_ssize_t pos = 0, n = 0;
+    PyObject *k, *sub;
+    while (PyDict_Next(v, &pos, &k, &sub))
+        n += leaf_count(sub);
+    return n;
+}
+
+/* The template of `rec` (whose bytes had `leaves` leaves) remembered with the shape of
+ * its record `d` (read into `it` and `shape`; `skip`: the key of its labels object, or
+ * NULL), when flatten() gave one leaf per leaf of the bytes: no key twice, so the
+ * template's leaves are d's, in d's order. */
+static int
+remember_raw(Events *self, const RawRecord *rec, Py_ssize_t leaves, PyObject *d, PyObject *skip, const Items *it,
+             const Shape *shape)
+{
+    PyObject *labels = NULL, *label_keys = NULL;
+    Py_ssize_t label_at = 0, label_n = 0;
+    if (skip != NULL) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(d, &pos, &k, &v) && !(k == skip || PyUnicode_Compare(k, skip) == 0))
+            label_at += leaf_count(v);
+        if (PyErr_Occurred())
+            return -1;
+        labels = PyDict_GetItemWithError(d, skip);
+        if (labels == NULL)
+            return PyErr_Occurred() ? -1 : 0;
+        label_n = leaf_count(labels); /* labels holds no object: metric_labels read it */
+    }
+    if (it->n + label_n != leaves)
+        return 0;
+    if (labels != NULL && (label_keys = PyDict_Keys(labels)) != NULL)
+        Py_SETREF(label_keys, PySequence_Tuple(label_keys));
+    char *t = labels != NULL && label_keys == NULL ? NULL : PyMem_Malloc(rec->tn);
     if (t == NULL) {
-        PyErr_NoMemory();
-        return -1;
+        Py_XDECREF(label_keys);
+        return PyErr_Occurred() ? -1 : (PyErr_NoMemory(), -1);
     }
     memcpy(t, rec->t, rec->tn);
     RawShape *e = &self->raw[self->next_raw];
@@ -1462,69 +1504,119 @@ remember_raw(Events *self, const RawRecord *rec, const Shape *shape)
     Py_INCREF(e->shape.keys);
     Py_INCREF(e->shape.plan);
     Py_XINCREF(e->shape.roles);
+    e->label_keys = label_keys;
+    e->label_at = label_at;
+    e->label_n = label_n;
     self->last_raw = self->next_raw;
     self->next_raw = (self->next_raw + 1) % NRAW;
     return 0;
 }
 
-/* The items and shape of a JSON log record given as its bytes (c->d NULL), into `it`
- * and `shape` (new references). A record whose template is remembered is read by
- * raw_read alone; any other is parsed by orjson and read as its dict (c->d then holds
- * it, a new reference), and its template remembered when flatten() gives it a leaf per
- * key (no key twice: the shape is then the template's). 0 done, -1 error, 1 not read
- * (the caller parses it). */
+/* The items of a record of a remembered template, and for a metric sample its labels
+ * (a new dict, as metric_labels makes it; `labels` NULL for other kinds) */
 static int
-read_bytes(Events *self, Call *c, PyObject *value, Items *it, Shape *shape)
+take_raw(Events *self, const RawShape *known, RawRecord *rec, Items *it, Shape *shape, PyObject **labels)
+{
+    PyObject **keys = ((PyTupleObject *)known->shape.keys)->ob_item;
+    Py_ssize_t from = known->label_at, to = from + known->label_n, j = 0;
+    if (labels != NULL) {
+        Py_ssize_t n = known->label_keys == NULL ? 0 : PyTuple_GET_SIZE(known->label_keys);
+#if PY_VERSION_HEX < 0x030D0000
+        *labels = _PyDict_NewPresized(n);
+#else
+        *labels = PyDict_New();
+#endif
+        for (Py_ssize_t i = 0; *labels != NULL && i < n; i++) {
+            PyObject *text = attribute_text(self, rec->v[from + i]);
+            if (text == NULL || PyDict_SetItem(*labels, PyTuple_GET_ITEM(known->label_keys, i), text) < 0)
+                Py_CLEAR(*labels);
+            Py_XDECREF(text);
+        }
+        if (*labels == NULL)
+            return -1;
+    }
+    for (Py_ssize_t i = 0; i < rec->n; i++) {
+        if (i >= from && i < to) {
+            Py_DECREF(rec->v[i]);
+            continue;
+        }
+        it->k[j] = Py_NewRef(keys[j]);
+        it->v[j++] = rec->v[i]; /* the record's reference, handed over */
+    }
+    it->n = j;
+    rec->n = 0;
+    *shape = known->shape;
+    Py_INCREF(shape->keys);
+    Py_INCREF(shape->plan);
+    Py_XINCREF(shape->roles);
+    return 0;
+}
+
+/* The items and shape of a JSON record given as its bytes (c->d NULL), into `it` and
+ * `shape` (new references), and for a metric sample its labels into *labels. A record
+ * whose template is remembered is read by raw_read alone; any other is parsed by orjson
+ * and read as its dict (c->d then holds it, a new reference), and its template
+ * remembered. An OTLP batch is never read here (the batch loop sends it down the
+ * generic path before it makes an event, but for a log, which is None). 0 done, -1
+ * error, 1 not read (the caller parses it). */
+static int
+read_bytes(Events *self, Call *c, PyObject *value, Items *it, Shape *shape, PyObject **labels)
 {
     RawRecord rec;
+    PyObject *skip = NULL;
     int r = raw_read(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), &rec);
-    if (r != RAW_OK) {
-        raw_release(&rec);
-        return r;
-    }
-    RawShape *known = find_raw(self, &rec);
-    if (known != NULL) {
-        PyObject **keys = ((PyTupleObject *)known->shape.keys)->ob_item;
-        for (Py_ssize_t j = 0; j < rec.n; j++) {
-            it->k[j] = Py_NewRef(keys[j]);
-            it->v[j] = rec.v[j]; /* the record's reference, handed over */
-        }
-        it->n = rec.n;
-        *shape = known->shape;
-        Py_INCREF(shape->keys);
-        Py_INCREF(shape->plan);
-        Py_XINCREF(shape->roles);
-        return 0;
-    }
+    RawShape *known = r == RAW_OK ? find_raw(self, &rec) : NULL;
+    if (known != NULL)
+        r = take_raw(self, known, &rec, it, shape, self->kind == K_METRIC ? labels : NULL);
     Py_ssize_t leaves = rec.n;
     raw_release(&rec);
+    if (r != RAW_OK || known != NULL)
+        return r;
     if ((c->d = PyObject_CallOneArg(orjson_loads, value)) == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_Exception))
             return -1;
         PyErr_Clear();
         return 1;
     }
-    if (!PyDict_CheckExact(c->d) || (r = read_record(self, c, NULL, it, shape)) != 0)
-        return r < 0 ? -1 : 1;
-    return it->n == leaves ? remember_raw(self, &rec, shape) : 0;
+    if (!PyDict_CheckExact(c->d))
+        return 1;
+    if (self->kind != K_LOG) {
+        int otlp = PyDict_Contains(c->d, s_resource_logs);
+        if (otlp == 0)
+            otlp = PyDict_Contains(c->d, s_resource_metrics);
+        if (otlp != 0)
+            return otlp;
+    }
+    if (self->kind == K_METRIC && (*labels = metric_labels(self, c->d, &skip)) == NULL)
+        return PyErr_Occurred() ? -1 : 1;
+    if ((r = read_record(self, c, skip, it, shape)) != 0)
+        return r;
+    return remember_raw(self, &rec, leaves, c->d, skip, it, shape);
 }
 
-/* Events(value: bytes, observed, topic, partition, offset, flat) for a log: the event of
- * the JSON record `value`, or NotImplemented when this road does not read it (the
- * caller parses it with orjson and calls again with the dict, which also says why an
- * invalid record is invalid). */
+/* Events(value: bytes, observed, topic, partition, offset[, flat]): the event of the
+ * JSON record `value`, or NotImplemented when this road does not read it (the caller
+ * parses it with orjson and calls again with the dict, which also says why an invalid
+ * record is invalid). */
 static PyObject *
 raw_event(Events *self, Call *c)
 {
     Items it;
     Shape shape = {NULL, NULL, NULL, 0};
-    PyObject *value = c->args[0], *result = NULL;
+    PyObject *value = c->args[0], *labels = NULL, *result = NULL;
     items_init(&it);
-    int r = read_bytes(self, c, value, &it, &shape);
-    if (r == 0)
-        result = shape.plan == Py_None ? Py_NewRef(Py_None) : log_event(self, c, &it, &shape);
+    int r = read_bytes(self, c, value, &it, &shape, &labels);
+    if (r == 0 && shape.plan == Py_None)
+        result = Py_NewRef(Py_None); /* an OTLP batch of logs: the caller takes the generic path */
+    else if (r == 0 && self->kind == K_LOG)
+        result = log_event(self, c, &it, &shape);
+    else if (r == 0 && self->kind == K_SECURITY)
+        result = security_event(self, c, &it, &shape);
+    else if (r == 0)
+        result = metric_event(self, c, &it, &shape, labels);
     items_free(&it);
     shape_clear(&shape);
+    Py_XDECREF(labels);
     Py_XDECREF(c->d);
     if (result == NULL && r >= 0 && !PyErr_Occurred())
         r = 1;
@@ -1612,6 +1704,7 @@ events_traverse(Events *self, visitproc visit, void *arg)
         Py_VISIT(self->raw[i].shape.keys);
         Py_VISIT(self->raw[i].shape.plan);
         Py_VISIT(self->raw[i].shape.roles);
+        Py_VISIT(self->raw[i].label_keys);
     }
     for (int i = 0; i < NPFX; i++) {
         Py_VISIT(self->pfx_topic[i]);
@@ -1766,7 +1859,7 @@ static PyTypeObject EventsType = {
     .tp_name = "streams.ingest._jsonlog.Events",
     .tp_doc = "Events(owner, helpers, kind='log', fields=False): the `event` method of `owner` (a JsonLogs, "
               "JsonMetrics or JsonSecurity), in C. With fields=True (logs only), an event it builds in C is the "
-              "tuple of its dict's values, in the order of LOG_FIELDS; one the Python method builds stays a dict. A log record may be given as its JSON bytes: "
+              "tuple of its dict's values, in the order of LOG_FIELDS; one the Python method builds stays a dict. A record may be given as its JSON bytes: "
               "NotImplemented when it is not read that way (the caller then passes orjson.loads of them).",
     .tp_basicsize = sizeof(Events),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
@@ -1810,7 +1903,8 @@ PyInit__jsonlog(void)
         || intern(&s_security, "security") || intern(&s_gauge, "gauge") || intern(&s_other, "other")
         || intern(&s_tags, "tags") || intern(&s_dimensions, "dimensions") || intern(&s_labels_dot, "labels.")
         || intern(&s_tags_dot, "tags.") || intern(&s_dimensions_dot, "dimensions.")
-        || intern(&s_attributes_dot, "attributes."))
+        || intern(&s_attributes_dot, "attributes.") || intern(&s_resource_logs, "resourceLogs")
+        || intern(&s_resource_metrics, "resourceMetrics"))
         return NULL;
     if (i_32 == NULL && ((i_32 = PyLong_FromLong(32)) == NULL || (i_16 = PyLong_FromLong(16)) == NULL))
         return NULL;

@@ -1,6 +1,6 @@
-"""`Events` given a JSON log record as its bytes (streams/ingest/_rawjson.h, read_bytes in
+"""`Events` given a JSON record as its bytes (streams/ingest/_rawjson.h, read_bytes in
 _jsonlog.c) gives exactly the event the Python form gives for `orjson.loads` of those
-bytes, or NotImplemented (the batch loop then parses with orjson): never an event for
+bytes (for metric samples and security events: the Normalizer), or NotImplemented (the batch loop then parses with orjson): never an event for
 bytes orjson rejects, never another event when a record has a key twice, nests its keys
 otherwise than a remembered record with the same keys, or has values orjson reads
 differently. And it does read the records a batch repeats (else it would gain nothing).
@@ -34,10 +34,29 @@ from tests.unit.streams.ingest.test_jsonlog_accel import (
     outcome,
     same,
 )
+from tests.unit.streams.ingest.test_kinds_accel import (
+    FIELD_VALUES,
+    FIXED_METRICS,
+    FIXED_SECURITY,
+    FLAT_LABELS,
+    KINDS,
+    LABEL_KEYS,
+    LABELS,
+    METRIC_ALIASES,
+    NAMES,
+    NUMBERS,
+    metric_sample,
+)
+from tests.unit.streams.ingest.test_kinds_accel import RECORDS as KIND_RECORDS
+from tests.unit.streams.ingest.test_kinds_accel import Pair as KindPair
+from tests.unit.streams.ingest.test_kinds_accel import _bench_records as kind_bench_records
+from tests.unit.streams.ingest.test_kinds_accel import outcome as kind_outcome
 
 pytestmark = pytest.mark.skipif(jsonfast._jsonlog is None, reason="streams.ingest._jsonlog is not built")
 PROPS = props()
 PAIRS = {name: Pair(**times) for name, times in TIMES.items()} if jsonfast._jsonlog is not None else {}
+KIND_PAIRS = ({(kind, name): KindPair(kind, **times) for kind in KINDS for name, times in TIMES.items()}
+              if jsonfast._jsonlog is not None else {})
 
 
 def from_bytes(p: Pair, raw: bytes, *args) -> bool:
@@ -194,11 +213,80 @@ def test_calls_off_the_road_are_not_read(call):
             assert outcome(call, p.py.event, raw)[0] == "raised"
 
 
-def test_metric_and_security_events_do_not_read_bytes():
-    for kind in ("metric", "security"):
-        maker = JsonLogs(TimeParser(), accelerate=True).kinds[kind]
-        raw = orjson.dumps({"name": "m", "value": 1.5, "category": "authentication", "msg": "m"})
-        assert maker.event(raw, OBSERVED, "t", 1, 9) is NotImplemented
+# -- metric samples and security events ------------------------------------------------------
+
+
+def kind_from_bytes(p: KindPair, raw: bytes, topic="t", partition=1, offset=9) -> bool:
+    """`from_bytes` for a metric sample or security event: against the Normalizer."""
+    try:
+        d = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        d = None
+    actual = kind_outcome(p.c.event, raw, OBSERVED, topic, partition, offset)
+    if actual == ("ok", NotImplemented):
+        return False
+    assert type(d) is dict, f"an event for what orjson does not read as an object: {raw!r}"
+    assert "resourceLogs" not in d and "resourceMetrics" not in d, "an OTLP batch read as one event"
+    assert actual == p.check(d, topic, partition, offset)
+    return True
+
+
+def kind_repeatedly(p: KindPair, raw: bytes, *args) -> bool:
+    return [kind_from_bytes(p, raw, *args) for _ in range(3)][-1]
+
+
+@PROPS
+@given(st.sampled_from(sorted(KINDS)), KIND_RECORDS, st.sampled_from(sorted(TIMES)))
+def test_generated_kind_records_read_from_their_bytes(kind, d, times):
+    d = _json_safe(d)
+    if type(d) is dict:
+        for raw in spellings(d):
+            kind_repeatedly(KIND_PAIRS[(kind, times)], raw)
+
+
+@PROPS
+@given(st.dictionaries(st.sampled_from(METRIC_ALIASES + FLAT_LABELS), FIELD_VALUES, max_size=8), NAMES, NUMBERS,
+       st.sampled_from(["", *LABEL_KEYS]), LABELS, st.booleans())
+def test_metric_samples_with_labels_of_every_shape_and_place(extra, name, value, label_key, labels, first):
+    d = metric_sample(extra, name, value, label_key, labels)
+    if first and label_key:  # the labels object first, or after the other keys
+        d = {label_key: d.pop(label_key), **d}
+    d = _json_safe(d)
+    if type(d) is dict:
+        for raw in spellings(d):
+            kind_repeatedly(KIND_PAIRS[("metric", "utc")], raw)
+
+
+@pytest.mark.parametrize(("kind", "d"), [("metric", d) for d in FIXED_METRICS]
+                         + [("security", d) for d in FIXED_SECURITY])
+def test_fixed_kind_records_read_from_their_bytes(kind, d):
+    for raw in spellings(_json_safe(d)):
+        kind_repeatedly(KIND_PAIRS[(kind, "utc")], raw)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"name": "m", "value": 1, "labels": {}}', b'{"labels": {"a": 1}, "name": "m", "value": 1.5}',
+    b'{"a": {"b": 1}, "labels": {"x": 1, "y": "z"}, "c": {"d": 2}, "name": "m", "value": 2}',
+    b'{"name": "m", "value": 1, "labels": {"x": 1}, "tags": {"y": 2}}',
+    b'{"name": "m", "value": 1, "tags": {"y": 2}, "labels": {"x": 1}}',
+    b'{"name": "m", "value": 1, "labels": {"x": 1, "x": 2}}', b'{"name": "m", "value": 1, "labels": {"x": 1}, '
+    b'"labels": {"y": 2}}', b'{"name": "m", "value": 1, "labels": {"x": {"y": 1}}}',
+    b'{"name": "m", "value": 1, "labels": {"x": {}}}', b'{"name": "m", "value": 1, "labels.x": 1}',
+    b'{"name": "m", "value": 1, "labels": 7, "attributes": {"a": "b"}}',
+    b'{"resourceMetrics": {"x": 1}, "name": "m", "value": 1}', b'{"resourceLogs": {}, "outcome": "success"}',
+    b'{"outcome": "success", "user": {"name": "u"}, "source": {"ip": "10.0.0.1"}, "category": "authentication"}',
+])
+def test_unusual_kind_bytes(raw):
+    for kind in KINDS:
+        kind_repeatedly(KIND_PAIRS[(kind, "utc")], raw)
+
+
+def test_the_kind_records_a_batch_repeats_are_read_from_their_bytes():
+    pairs = {"metrics": KindPair("metric"), "security": KindPair("security")}
+    records = kind_bench_records(3000, 7)
+    declined = sum(not kind_from_bytes(pairs[topic.rsplit(".", 1)[-1]], raw, topic, i % 3, i)
+                   for i, (raw, topic) in enumerate(records))
+    assert len(records) > 300 and declined <= 2  # the first record of each kind's one shape
 
 
 def test_more_templates_than_remembered():
