@@ -129,6 +129,7 @@ typedef struct {
     PyObject *foreign_id;
     PyObject *dumps;
     PyObject *severity_fast;
+    PyObject *no_severity;    /* severity_of(None, None), once called */
     PyObject *min_epoch_obj;  /* MIN_EPOCH_S */
     PyObject *max_future_obj; /* MAX_FUTURE_S */
     /* metric and security events only */
@@ -1145,11 +1146,15 @@ severity_pair(Events *self, PyObject *level, PyObject *number, PyObject **out)
         else if (PyErr_Occurred())
             return -1;
     }
+    else if (number == Py_None && level == Py_None && self->no_severity != NULL)
+        sev = Py_NewRef(self->no_severity);
     if (sev == NULL) {
         PyObject *a[2] = {level, number};
         sev = PyObject_Vectorcall(self->severity_of, a, 2, NULL);
         if (sev == NULL)
             return -1;
+        if (number == Py_None && level == Py_None) /* a security event's usual case */
+            self->no_severity = Py_NewRef(sev);
     }
     if (PyTuple_CheckExact(sev) && PyTuple_GET_SIZE(sev) >= 2) {
         out[0] = PyTuple_GET_ITEM(sev, 0);
@@ -1687,6 +1692,7 @@ events_traverse(Events *self, visitproc visit, void *arg)
     Py_VISIT(self->foreign_id);
     Py_VISIT(self->dumps);
     Py_VISIT(self->severity_fast);
+    Py_VISIT(self->no_severity);
     Py_VISIT(self->min_epoch_obj);
     Py_VISIT(self->max_future_obj);
     Py_VISIT(self->category);
@@ -1732,6 +1738,7 @@ events_clear(Events *self)
     Py_CLEAR(self->foreign_id);
     Py_CLEAR(self->dumps);
     Py_CLEAR(self->severity_fast);
+    Py_CLEAR(self->no_severity);
     Py_CLEAR(self->min_epoch_obj);
     Py_CLEAR(self->max_future_obj);
     Py_CLEAR(self->category);
