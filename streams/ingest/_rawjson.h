@@ -107,6 +107,39 @@ raw_leaf(RawRecord *r, PyObject *v)
     return RAW_OK;
 }
 
+/* Short ASCII values recently read (levels, services, hosts, methods, regions...), by a
+ * hash of their bytes: most records repeat a few dozen of them, and the same object
+ * again spares allocating, copying, freeing and hashing it anew (the event builder
+ * looks several up in dicts). Longer strings (messages, ids, times) are seldom
+ * repeated and stay out. Each slot holds a reference until another value takes it. */
+#define RAW_SHORT 20
+#define RAW_SLOTS 512
+static PyObject *raw_short[RAW_SLOTS];
+
+static PyObject *
+raw_ascii(const char *p, Py_ssize_t n)
+{
+    PyObject **slot = NULL;
+    if (n <= RAW_SHORT) {
+        unsigned long long head = 0, tail = 0;
+        memcpy(&head, p, n < 8 ? n : 8);
+        if (n > 8)
+            memcpy(&tail, p + n - 8, 8);
+        unsigned long long h = (head * 0x9E3779B97F4A7C15ULL) ^ (tail + (unsigned long long)n) * 0xC2B2AE3D27D4EB4FULL;
+        slot = &raw_short[(h >> 40) % RAW_SLOTS];
+        PyObject *hit = *slot;
+        if (hit != NULL && PyUnicode_GET_LENGTH(hit) == n && memcmp(PyUnicode_DATA(hit), p, n) == 0)
+            return Py_NewRef(hit);
+    }
+    PyObject *s = PyUnicode_New(n, 127);
+    if (s == NULL)
+        return NULL;
+    memcpy(PyUnicode_DATA(s), p, n);
+    if (slot != NULL)
+        Py_XSETREF(*slot, Py_NewRef(s));
+    return s;
+}
+
 static int
 raw_text(const char **pp, const char *end, RawRecord *r)
 {
@@ -116,11 +149,8 @@ raw_text(const char **pp, const char *end, RawRecord *r)
     if (q == NULL)
         return RAW_DECLINED;
     PyObject *s;
-    if (ascii) {
-        s = PyUnicode_New(q - p, 127);
-        if (s != NULL)
-            memcpy(PyUnicode_DATA(s), p, q - p);
-    }
+    if (ascii)
+        s = raw_ascii(p, q - p);
     else if ((s = PyUnicode_DecodeUTF8(p, q - p, NULL)) == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
             return RAW_ERROR;

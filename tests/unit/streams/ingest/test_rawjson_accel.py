@@ -298,6 +298,18 @@ def test_more_templates_than_remembered():
         from_bytes(p, raw, OBSERVED, "t", 1, i, False)
 
 
+def test_short_values_are_never_taken_for_one_another():
+    """Short values are reused from a cache by a hash of their bytes: many of them, of
+    every length up to the limit and past it, sharing slots."""
+    p = Pair()
+    rnd = random.Random(9)
+    for i in range(4000):
+        n = rnd.randrange(0, 24)
+        value = "".join(rnd.choice("ab") for _ in range(n))
+        raw = orjson.dumps({"msg": "m", "service": value, "level": rnd.choice(["info", "warn", value]), "x": value})
+        from_bytes(p, raw, OBSERVED, "t", 1, i, False)
+
+
 def test_no_memory_is_kept_per_call():
     j = JsonLogs(TimeParser(reject_out_of_range=True), accelerate=True)
     records = _bench_records(30, 5) + [b'{"ts": "2099-01-01T00:00:00.000Z", "msg": "m"}', b'{"msg": "m"} x',
