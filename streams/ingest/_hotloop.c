@@ -54,10 +54,11 @@ typedef struct {
     PyObject *head_topic[NHEADS], *head_partition[NHEADS], *head[NHEADS];
 } Sink;
 
-/* Where a log event's fields are in the tuples of `Events` in fields mode: read once per
-   batch from _jsonlog.LOG_FIELDS, the event dict's keys in their order. */
+/* Where an event's fields are in the tuples of `Events` in fields mode: read once per
+   batch from _jsonlog.LOG_FIELDS (METRIC_FIELDS, SECURITY_FIELDS), the event dict's keys
+   in their order. */
 typedef struct {
-    PyObject *keys;      /* LOG_FIELDS */
+    PyObject *keys;      /* LOG_FIELDS, METRIC_FIELDS or SECURITY_FIELDS */
     PyObject *serialize; /* _eventjson.dumps_fields */
     Py_ssize_t tenant, service, env, host, attributes;
     PyObject *attributes_index; /* attributes, as an int */
@@ -405,9 +406,9 @@ replace_field(PyObject *fields, Py_ssize_t i, PyObject *value)
     Py_DECREF(old);
 }
 
-/* deliver_event for a log event as its field values (`Events` in fields mode,
-   _jsonlog.c: the values of the event dict, in the order of LOG_FIELDS), with no dict
-   built: the same enrichment, key, JSON and output. The table's attributes are not
+/* deliver_event for an event as its field values (`Events` in fields mode, _jsonlog.c:
+   the values of the event dict, in the order of LOG_FIELDS, METRIC_FIELDS or
+   SECURITY_FIELDS, which `at` tells), with no dict built: the same enrichment, key, JSON and output. The table's attributes are not
    added to the event's: the serializer writes them after those (the JSON the memo
    holds, when the event has none of their keys). `fields` must be held by the caller
    alone. With `events` (a list), the event is kept as its dict, enriched, as
@@ -549,20 +550,41 @@ call_one(PyObject *one, PyObject *record, unsigned char flag)
     return 0;
 }
 
+/* How the events of one kind are built: as dicts (`event`), and as the tuple of their
+   values (`fields`, Events in fields mode, with the layout of its tuples; NULL when the
+   maker has none or events are not serialized by _eventjson: dicts only). */
+typedef struct {
+    PyObject *kind;   /* "log", "metric", "security" */
+    PyObject *event;  /* JsonLogs.event, JsonLogs.kinds[kind].event */
+    PyObject *fields; /* their `fields`, or NULL */
+    FieldLayout at;
+} Road;
+enum { R_LOG, R_METRIC, R_SECURITY, NROADS };
+
+static void
+road_clear(Road *r)
+{
+    Py_CLEAR(r->kind);
+    Py_CLEAR(r->event);
+    Py_CLEAR(r->fields);
+    Py_CLEAR(r->at.keys);
+    Py_CLEAR(r->at.serialize);
+    Py_CLEAR(r->at.attributes_index);
+}
+
 /* What one call of `run` works with: looked up once per batch. */
 typedef struct {
     Sink sink;
     PyObject *ingestor, *observed, *out, *events, *ctx; /* borrowed: the arguments */
-    PyObject *routes, *fast, *kinds, *normalizer, *kind_topic, *decode, *failed, *failure_of, *enricher;
+    PyObject *routes, *kinds, *normalizer, *kind_topic, *decode, *failed, *failure_of, *enricher;
     /* decoders.SNIFFED: text_kind and the syslog, logfmt and access decoders; or NULL */
     PyObject *text_kind, *syslog, *logfmt, *access;
     PyObject *auto_fmt; /* decoders.AUTO: the format that sniffs */
     PyObject *may_hold_card; /* redact._may_hold_card */
-    PyObject *as_fields; /* JsonLogs.fields (Events in fields mode), NULL: every event as a dict */
     PyObject *card_fields; /* redact._may_hold_card_fields, NULL: records flagged for cards take dicts */
     int reads_bytes; /* JsonLogs.event is an Events (_jsonlog.c), which reads a JSON record from its bytes (so
                         are the kinds' `event`: they share JsonLogs' choice of form) */
-    FieldLayout layout;
+    Road roads[NROADS];
     Py_ssize_t max_bytes, max_events;
 } Batch;
 
@@ -571,7 +593,6 @@ batch_clear(Batch *b)
 {
     sink_clear(&b->sink);
     Py_CLEAR(b->routes);
-    Py_CLEAR(b->fast);
     Py_CLEAR(b->kinds);
     Py_CLEAR(b->normalizer);
     Py_CLEAR(b->kind_topic);
@@ -585,11 +606,9 @@ batch_clear(Batch *b)
     Py_CLEAR(b->failure_of);
     Py_CLEAR(b->enricher);
     Py_CLEAR(b->may_hold_card);
-    Py_CLEAR(b->as_fields);
     Py_CLEAR(b->card_fields);
-    Py_CLEAR(b->layout.keys);
-    Py_CLEAR(b->layout.serialize);
-    Py_CLEAR(b->layout.attributes_index);
+    for (int i = 0; i < NROADS; i++)
+        road_clear(&b->roads[i]);
 }
 
 static Py_ssize_t
@@ -603,45 +622,87 @@ size_setting(PyObject *cfg, PyObject *name)
     return n;
 }
 
-/* The road of log events as field values, when JsonLogs has it (its `fields` is not
-   None: C built) and events are serialized by _eventjson (hotloop.serialize_fields). */
+/* The road of one kind: `maker` (JsonLogs, or one of its kinds) and its `event`, and
+   the road of its events as field values when the maker has it (its `fields` is not None:
+   C built) and events are serialized by _eventjson (`ser`, hotloop.serialize_fields, not
+   None); `names`: the _jsonlog module attribute of its keys. */
 static int
-fields_init(Batch *b, PyObject *json_logs)
+road_init(Road *road, const char *kind, PyObject *maker, PyObject *ser, const char *names)
 {
-    PyObject *fn = PyObject_GetAttr(json_logs, s_fields), *ser = NULL, *keys = NULL, *cards = NULL;
+    PyObject *fn = NULL, *keys = NULL;
     int r = -1;
-    if (fn == NULL || (ser = imported("streams.ingest.hotloop", "serialize_fields")) == NULL
-        || (cards = imported("streams.ingest.redact", "_may_hold_card_fields")) == NULL)
+    if ((road->kind = PyUnicode_InternFromString(kind)) == NULL
+        || (road->event = PyObject_GetAttr(maker, s_event)) == NULL || (fn = PyObject_GetAttr(maker, s_fields)) == NULL)
         goto done;
     if (fn == Py_None || ser == Py_None) {
         r = 0;
         goto done;
     }
-    if ((keys = imported("streams.ingest._jsonlog", "LOG_FIELDS")) == NULL)
+    if ((keys = imported("streams.ingest._jsonlog", names)) == NULL)
         goto done;
     if (!PyTuple_CheckExact(keys)) {
-        PyErr_SetString(PyExc_TypeError, "run: _jsonlog.LOG_FIELDS is not a tuple");
+        PyErr_Format(PyExc_TypeError, "run: _jsonlog.%s is not a tuple", names);
         goto done;
     }
-    PyObject *names[5] = {s_tenant, s_service, s_env, s_host, s_attributes};
-    Py_ssize_t *at[5] = {&b->layout.tenant, &b->layout.service, &b->layout.env, &b->layout.host,
-                         &b->layout.attributes};
+    FieldLayout *at = &road->at;
+    PyObject *fields[5] = {s_tenant, s_service, s_env, s_host, s_attributes};
+    Py_ssize_t *slot[5] = {&at->tenant, &at->service, &at->env, &at->host, &at->attributes};
     for (int i = 0; i < 5; i++)
-        if ((*at[i] = PySequence_Index(keys, names[i])) < 0)
+        if ((*slot[i] = PySequence_Index(keys, fields[i])) < 0)
             goto done;
-    b->as_fields = Py_NewRef(fn);
-    b->card_fields = cards == Py_None ? NULL : Py_NewRef(cards);
-    if ((b->layout.attributes_index = PyLong_FromSsize_t(b->layout.attributes)) == NULL)
+    if ((at->attributes_index = PyLong_FromSsize_t(at->attributes)) == NULL)
         goto done;
-    b->layout.keys = Py_NewRef(keys);
-    b->layout.serialize = Py_NewRef(ser);
+    road->fields = Py_NewRef(fn);
+    at->keys = Py_NewRef(keys);
+    at->serialize = Py_NewRef(ser);
     r = 0;
 done:
     Py_XDECREF(fn);
-    Py_XDECREF(ser);
     Py_XDECREF(keys);
+    return r;
+}
+
+/* The roads of logs, metric samples and security events */
+static int
+roads_init(Batch *b, PyObject *json_logs)
+{
+    static const char *kinds[NROADS] = {"log", "metric", "security"};
+    static const char *names[NROADS] = {"LOG_FIELDS", "METRIC_FIELDS", "SECURITY_FIELDS"};
+    PyObject *ser = imported("streams.ingest.hotloop", "serialize_fields"), *cards = NULL;
+    int r = -1;
+    if (ser == NULL || (cards = imported("streams.ingest.redact", "_may_hold_card_fields")) == NULL)
+        goto done;
+    for (int i = 0; i < NROADS; i++) {
+        PyObject *maker = i == R_LOG ? json_logs : PyDict_GetItemString(b->kinds, kinds[i]);
+        if (maker == NULL) {
+            PyErr_Format(PyExc_TypeError, "run: JsonLogs.kinds has no %s", kinds[i]);
+            goto done;
+        }
+        if (road_init(&b->roads[i], kinds[i], maker, ser, names[i]) < 0)
+            goto done;
+    }
+    b->card_fields = cards == Py_None ? NULL : Py_NewRef(cards);
+    r = 0;
+done:
+    Py_XDECREF(ser);
     Py_XDECREF(cards);
     return r;
+}
+
+/* The road of the events of `kind` (borrowed), or NULL (KeyError set) */
+static Road *
+road_of(Batch *b, PyObject *kind)
+{
+    for (int i = 0; i < NROADS; i++)
+        if (b->roads[i].kind == kind)
+            return &b->roads[i];
+    for (int i = 0; i < NROADS; i++) {
+        int eq = PyObject_RichCompareBool(b->roads[i].kind, kind, Py_EQ);
+        if (eq != 0)
+            return eq < 0 ? NULL : &b->roads[i];
+    }
+    PyErr_SetObject(PyExc_KeyError, kind);
+    return NULL;
 }
 
 /* Whether `maker` is an Events (_jsonlog.c): 1 or 0, -1 on an error */
@@ -673,7 +734,6 @@ batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyOb
     int r = -1;
     if ((b->routes = PyObject_GetAttr(ingestor, s_routes)) == NULL
         || (json_logs = PyObject_GetAttr(ingestor, s_json_logs)) == NULL
-        || (b->fast = PyObject_GetAttr(json_logs, s_event)) == NULL
         || (b->kinds = PyObject_GetAttr(json_logs, s_kinds)) == NULL
         || (b->normalizer = PyObject_GetAttr(ingestor, s_normalizer)) == NULL
         || (b->kind_topic = PyObject_GetAttr(ingestor, s_kind_topic)) == NULL
@@ -707,8 +767,8 @@ batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyOb
         goto done;
     r = sink_init(&b->sink, b->enricher, out);
     if (r == 0)
-        r = fields_init(b, json_logs);
-    if (r == 0 && (r = reads_bytes(b->fast)) >= 0) {
+        r = roads_init(b, json_logs);
+    if (r == 0 && (r = reads_bytes(b->roads[R_LOG].event)) >= 0) {
         b->reads_bytes = r;
         r = 0;
     }
@@ -748,48 +808,49 @@ redact(Batch *b, PyObject *ev, PyObject *observed, unsigned char flag)
     return 0;
 }
 
-/* Whether a log event of a record with this redaction flag may stay field values (no
-   dict): the road is built, and the record holds no secret, or at most a card number
+/* Whether an event of a record with this redaction flag may stay field values (no
+   dict): the road has them, and the record holds no secret, or at most a card number
    the card scan can rule out on the values (redaction works on dicts). */
 static int
-fields_ok(Batch *b, unsigned char flag)
+fields_ok(Batch *b, const Road *road, unsigned char flag)
 {
-    return b->as_fields != NULL && (flag == 0 || (flag == 1 && b->card_fields != NULL));
+    return road->fields != NULL && (flag == 0 || (flag == 1 && b->card_fields != NULL));
 }
 
-/* What builds a log event: Events in fields mode when fields_ok, else as a dict. */
+/* What builds an event of the road: Events in fields mode when fields_ok, else as a dict. */
 static PyObject *
-log_maker(Batch *b, unsigned char flag)
+maker_of(Batch *b, const Road *road, unsigned char flag)
 {
-    return fields_ok(b, flag) ? b->as_fields : b->fast;
+    return fields_ok(b, road, flag) ? road->fields : road->event;
 }
 
 /* A built event delivered: field values (a tuple from Events in fields mode) as they
    are, unless a card number may be among them; a dict redacted when the record was
    flagged (`observed` NULL: the event's observed_ts is the time redaction gets). */
 static int
-deliver_built(Batch *b, PyObject *ev, unsigned char flag, PyObject *observed, PyObject *dest, PyObject *topic,
-              PyObject *partition, PyObject *offset, PyObject *index)
+deliver_built(Batch *b, const Road *road, PyObject *ev, unsigned char flag, PyObject *observed, PyObject *dest,
+              PyObject *topic, PyObject *partition, PyObject *offset, PyObject *index)
 {
     PyObject *own = NULL;
     if (PyTuple_CheckExact(ev)) {
         int look = 0;
-        if (PyTuple_GET_SIZE(ev) != PyTuple_GET_SIZE(b->layout.keys) || Py_REFCNT(ev) != 1) {
-            PyErr_SetString(PyExc_TypeError, "run: Events in fields mode returned a tuple not of LOG_FIELDS");
+        if (road->fields == NULL || PyTuple_GET_SIZE(ev) != PyTuple_GET_SIZE(road->at.keys) || Py_REFCNT(ev) != 1) {
+            PyErr_Format(PyExc_TypeError, "run: a %U event in fields mode that is not the tuple of its fields",
+                         road->kind);
             return -1;
         }
-        if (!fields_ok(b, flag))
-            look = 1; /* the dict, for redaction (log_maker builds no such tuple) */
+        if (!fields_ok(b, road, flag))
+            look = 1; /* the dict, for redaction (maker_of builds no such tuple) */
         else if (flag) {
-            PyObject *a[2] = {b->layout.keys, ev}, *maybe = PyObject_Vectorcall(b->card_fields, a, 2, NULL);
+            PyObject *a[2] = {road->at.keys, ev}, *maybe = PyObject_Vectorcall(b->card_fields, a, 2, NULL);
             look = maybe == NULL ? -1 : PyObject_IsTrue(maybe);
             Py_XDECREF(maybe);
         }
         if (look <= 0)
             return look < 0 ? -1
-                            : deliver_fields(&b->sink, &b->layout, ev, dest, b->events, topic, partition, offset,
+                            : deliver_fields(&b->sink, &road->at, ev, dest, b->events, topic, partition, offset,
                                              index);
-        if ((own = fields_dict(b->layout.keys, ev)) == NULL)
+        if ((own = fields_dict(road->at.keys, ev)) == NULL)
             return -1;
         ev = own;
     }
@@ -804,10 +865,9 @@ deliver_built(Batch *b, PyObject *ev, unsigned char flag, PyObject *observed, Py
     return r;
 }
 
-/* One plain JSON record: a log (`kinds` NULL) or, with the route's kind looked up in
-   the kinds, a metric sample or security event. 1 when it left the road (nothing done
-   yet: `one` takes it), 0 when handled (delivered or dead-lettered), -1 on an error
-   to raise. */
+/* One plain JSON record: a log, or (the route's kind) a metric sample or security
+   event. 1 when it left the road (nothing done yet: `one` takes it), 0 when handled
+   (delivered or dead-lettered), -1 on an error to raise. */
 static int
 json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyObject *offset, PyObject *route,
             unsigned char flag)
@@ -815,19 +875,18 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
     const char *s = PyBytes_AS_STRING(value);
     Py_ssize_t n = PyBytes_GET_SIZE(value);
     int log = PyTuple_GET_ITEM(route, 4) == Py_True;
-    PyObject *d, *ev, *maker = NULL;
-    if (!log && (maker = PyDict_GetItemWithError(b->kinds, PyTuple_GET_ITEM(route, 2))) == NULL)
-        return PyErr_Occurred() ? -1 : 1;
+    PyObject *d, *ev;
+    const Road *road = log ? &b->roads[R_LOG] : road_of(b, PyTuple_GET_ITEM(route, 2));
+    if (road == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_KeyError))
+            return -1;
+        PyErr_Clear();
+        return 1;
+    }
+    PyObject *maker = maker_of(b, road, flag);
     if (b->reads_bytes) { /* the shapes a batch repeats, with no dict parsed */
-        if (log) {
-            PyObject *a[6] = {value, b->observed, topic, partition, offset, Py_False};
-            ev = PyObject_Vectorcall(log_maker(b, flag), a, 6, NULL);
-        }
-        else {
-            PyObject *call[6] = {maker, value, b->observed, topic, partition, offset};
-            ev = PyObject_VectorcallMethod(s_event, call, 6, NULL);
-        }
-        if (ev != Py_NotImplemented)
+        PyObject *a[6] = {value, b->observed, topic, partition, offset, Py_False};
+        if ((ev = PyObject_Vectorcall(maker, a, log ? 6 : 5, NULL)) != Py_NotImplemented)
             goto built;
         Py_DECREF(ev);
     }
@@ -840,7 +899,7 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
     if (log) {
         PyObject *flat = memchr(s + 1, '{', n - 1) == NULL ? Py_True : Py_False;
         PyObject *a[6] = {d, b->observed, topic, partition, offset, flat};
-        ev = PyObject_Vectorcall(log_maker(b, flag), a, 6, NULL);
+        ev = PyObject_Vectorcall(maker, a, 6, NULL);
     }
     else {
         int otlp = PyDict_Check(d) ? PyDict_Contains(d, s_resource_logs) : 1;
@@ -850,8 +909,8 @@ json_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
             Py_DECREF(d);
             return otlp < 0 ? -1 : 1; /* an OTLP batch (or no object): the generic path, from the bytes */
         }
-        PyObject *call[6] = {maker, d, b->observed, topic, partition, offset};
-        ev = PyObject_VectorcallMethod(s_event, call, 6, NULL);
+        PyObject *a[5] = {d, b->observed, topic, partition, offset};
+        ev = PyObject_Vectorcall(maker, a, 5, NULL);
     }
     Py_DECREF(d);
 built:;
@@ -862,7 +921,7 @@ built:;
         Py_DECREF(ev);
         return 1; /* an OTLP batch: the generic path, from the bytes */
     }
-    int r = deliver_built(b, ev, flag, b->observed, dest, topic, partition, offset, zero);
+    int r = deliver_built(b, road, ev, flag, b->observed, dest, topic, partition, offset, zero);
     Py_DECREF(ev);
     if (r < 0)
         return record_failed(b->failed, b->out, value, topic, partition, offset, stream, b->observed);
@@ -892,7 +951,7 @@ add_failure(PyObject **failures, PyObject *failure_of)
    `Ingestor._generic` builds it, and its destination topic (borrowed). */
 static PyObject *
 decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, PyObject *partition,
-              PyObject *offset, PyObject *index, unsigned char flag, PyObject **dest)
+              PyObject *offset, PyObject *index, unsigned char flag, PyObject **dest, const Road **road)
 {
     if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) < 4) {
         PyErr_SetString(PyExc_TypeError, "a decoder returned something other than Decoded records");
@@ -906,9 +965,11 @@ decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, P
     if (!set)
         kind = stream_kind;
     int is_log = PyUnicode_Check(kind) ? PyUnicode_CompareWithASCIIString(kind, "log") == 0 : 0;
+    if ((*road = is_log ? &b->roads[R_LOG] : road_of(b, kind)) == NULL)
+        return NULL;
     if (is_log) {
         PyObject *a[8] = {fields, b->observed, topic, partition, offset, Py_False, attributes, index};
-        ev = PyObject_Vectorcall(log_maker(b, flag), a, 8, NULL);
+        ev = PyObject_Vectorcall(maker_of(b, *road, flag), a, 8, NULL);
         if (ev == Py_None) {
             Py_DECREF(ev);
             PyObject *coords = PyTuple_Pack(4, topic, partition, offset, index);
@@ -920,16 +981,8 @@ decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, P
         }
     }
     else {
-        PyObject *maker = PyDict_GetItemWithError(b->kinds, kind);
-        if (maker == NULL) {
-            if (!PyErr_Occurred())
-                PyErr_SetObject(PyExc_KeyError, kind);
-            return NULL;
-        }
-        int is_metric = PyUnicode_Check(kind) ? PyUnicode_CompareWithASCIIString(kind, "metric") == 0 : 0;
-        PyObject *a[9] = {maker, fields, b->observed, topic, partition, offset, attributes, index,
-                          PyTuple_GET_ITEM(rec, 3)};
-        ev = PyObject_VectorcallMethod(s_event, a, is_metric ? 9 : 8, NULL);
+        PyObject *a[8] = {fields, b->observed, topic, partition, offset, attributes, index, PyTuple_GET_ITEM(rec, 3)};
+        ev = PyObject_Vectorcall(maker_of(b, *road, flag), a, *road == &b->roads[R_METRIC] ? 8 : 7, NULL);
     }
     if (ev == NULL)
         return NULL;
@@ -1013,8 +1066,9 @@ text_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
             break;
         }
         Py_INCREF(rec);
-        ev = decoded_event(b, rec, PyTuple_GET_ITEM(route, 2), topic, partition, offset, index, flag, &dest);
-        int ok = ev != NULL && deliver_built(b, ev, flag, NULL, dest, topic, partition, offset, index) == 0;
+        const Road *road = NULL;
+        ev = decoded_event(b, rec, PyTuple_GET_ITEM(route, 2), topic, partition, offset, index, flag, &dest, &road);
+        int ok = ev != NULL && deliver_built(b, road, ev, flag, NULL, dest, topic, partition, offset, index) == 0;
         if (!ok && add_failure(&failures, b->failure_of) < 0)
             r = -1;
         Py_XDECREF(ev);

@@ -112,7 +112,8 @@ typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     int kind;                 /* K_LOG, K_METRIC or K_SECURITY */
-    int as_fields;            /* a log event as the tuple of its values (LOG_FIELDS order), not a dict */
+    int as_fields;            /* an event as the tuple of its values (LOG_FIELDS order, or METRIC_FIELDS,
+                                 SECURITY_FIELDS), not a dict */
     int nslots;
     PyObject *owner;          /* the JsonLogs (or JsonMetrics, JsonSecurity) instance */
     PyObject *plans;          /* owner.plans */
@@ -1236,6 +1237,16 @@ enum { L_SEVNUM = N_HEAD, L_SEVTEXT, L_MESSAGE, L_TRACE, L_SPAN, N_LOG };
 static PyObject **log_keys[N_LOG] = {&k_event_id, &k_ts, &k_observed_ts, &k_tenant, &k_service, &k_env, &k_host,
                                      &k_attributes, &k_kind, &k_severity_number, &k_severity_text, &k_message,
                                      &k_trace_id, &k_span_id};
+/* a metric sample's and a security event's fields, in the order of their dicts */
+#define N_METRIC 14
+static PyObject **metric_keys[N_METRIC] = {&k_event_id, &k_ts, &k_observed_ts, &k_tenant, &k_service, &k_env,
+                                           &k_host, &k_attributes, &k_kind, &k_name, &k_type, &k_value, &k_unit,
+                                           &k_labels};
+#define N_SECURITY 18
+static PyObject **security_keys[N_SECURITY] = {
+    &k_event_id, &k_ts, &k_observed_ts, &k_tenant, &k_service, &k_env, &k_host, &k_attributes, &k_kind,
+    &k_category, &k_action, &k_outcome, &k_actor, &k_target, &k_source_ip, &k_severity_number, &k_severity_text,
+    &k_message};
 
 /* JsonLogs.event */
 static PyObject *
@@ -1270,9 +1281,8 @@ done:
 static PyObject *
 metric_event(Events *self, Call *c, Items *it, Shape *shape, PyObject *labels)
 {
-    enum { F_NAME = N_HEAD, F_TYPE, F_VALUE, F_UNIT, F_LABELS, N };
-    static PyObject **keys[N] = {&k_event_id, &k_ts, &k_observed_ts, &k_tenant, &k_service, &k_env, &k_host,
-                                 &k_attributes, &k_kind, &k_name, &k_type, &k_value, &k_unit, &k_labels};
+    enum { F_NAME = N_HEAD, F_TYPE, F_VALUE, F_UNIT, F_LABELS, N = N_METRIC };
+    PyObject **const *keys = metric_keys;
     PyObject *vals[MAX_SLOTS], *f[MAX_FIELDS] = {NULL}, *k[N], *attrs, *result = NULL;
     double value;
     take_slots(self, shape, it, vals);
@@ -1320,10 +1330,8 @@ static PyObject *
 security_event(Events *self, Call *c, Items *it, Shape *shape)
 {
     enum { F_CATEGORY = N_HEAD, F_ACTION, F_OUTCOME, F_ACTOR, F_TARGET, F_SOURCE_IP, F_SEVNUM, F_SEVTEXT, F_MESSAGE,
-           N };
-    static PyObject **keys[N] = {&k_event_id, &k_ts, &k_observed_ts, &k_tenant, &k_service, &k_env, &k_host,
-                                 &k_attributes, &k_kind, &k_category, &k_action, &k_outcome, &k_actor, &k_target,
-                                 &k_source_ip, &k_severity_number, &k_severity_text, &k_message};
+           N = N_SECURITY };
+    PyObject **const *keys = security_keys;
     PyObject *vals[MAX_SLOTS], *f[MAX_FIELDS] = {NULL}, *k[N], *attrs, *result = NULL;
     take_slots(self, shape, it, vals);
     if ((attrs = attributes_of(self, shape, it, c->attributes)) == NULL)
@@ -1811,10 +1819,6 @@ events_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                           &min_epoch, &PyFloat_Type, &max_future, &PyLong_Type, &max_offset,
                           &category, &outcome, &metric_type, &PyDict_Type, &outcomes, &PyDict_Type, &metric_types))
         return NULL;
-    if (as_fields && kind != K_LOG) {
-        PyErr_SetString(PyExc_ValueError, "Events: fields mode is for log events only");
-        return NULL;
-    }
     if (kind != K_LOG && metric_types == NULL) {
         PyErr_SetString(PyExc_TypeError, "Events: metric and security events need the helpers of their kind");
         return NULL;
@@ -1865,8 +1869,9 @@ static PyTypeObject EventsType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "streams.ingest._jsonlog.Events",
     .tp_doc = "Events(owner, helpers, kind='log', fields=False): the `event` method of `owner` (a JsonLogs, "
-              "JsonMetrics or JsonSecurity), in C. With fields=True (logs only), an event it builds in C is the "
-              "tuple of its dict's values, in the order of LOG_FIELDS; one the Python method builds stays a dict. A record may be given as its JSON bytes: "
+              "JsonMetrics or JsonSecurity), in C. With fields=True, an event it builds in C is the tuple of its "
+              "dict's values, in the order of LOG_FIELDS (METRIC_FIELDS, SECURITY_FIELDS); one the Python method "
+              "builds stays a dict. A record may be given as its JSON bytes: "
               "NotImplemented when it is not read that way (the caller then passes orjson.loads of them).",
     .tp_basicsize = sizeof(Events),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
@@ -1890,6 +1895,23 @@ intern(PyObject **slot, const char *text)
 {
     *slot = PyUnicode_InternFromString(text);
     return *slot == NULL ? -1 : 0;
+}
+
+/* module.name = the tuple of the keys of one kind's events, in the order of their dicts
+   (and of their tuples in fields mode) */
+static int
+add_fields(PyObject *m, const char *name, PyObject **const *keys, int n)
+{
+    PyObject *fields = PyTuple_New(n);
+    if (fields == NULL)
+        return -1;
+    for (int i = 0; i < n; i++)
+        PyTuple_SET_ITEM(fields, i, Py_NewRef(*keys[i]));
+    if (PyModule_AddObject(m, name, fields) < 0) {
+        Py_DECREF(fields);
+        return -1;
+    }
+    return 0;
 }
 
 PyMODINIT_FUNC
@@ -1933,15 +1955,8 @@ PyInit__jsonlog(void)
         Py_DECREF(m);
         return NULL;
     }
-    PyObject *fields = PyTuple_New(N_LOG);
-    if (fields == NULL) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    for (int i = 0; i < N_LOG; i++)
-        PyTuple_SET_ITEM(fields, i, Py_NewRef(*log_keys[i]));
-    if (PyModule_AddObject(m, "LOG_FIELDS", fields) < 0) {
-        Py_DECREF(fields);
+    if (add_fields(m, "LOG_FIELDS", log_keys, N_LOG) < 0 || add_fields(m, "METRIC_FIELDS", metric_keys, N_METRIC) < 0
+        || add_fields(m, "SECURITY_FIELDS", security_keys, N_SECURITY) < 0) {
         Py_DECREF(m);
         return NULL;
     }

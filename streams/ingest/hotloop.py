@@ -34,8 +34,8 @@ def _exact_dumps(ev: dict) -> bytes:
 # How every event is serialized: `_eventjson.dumps` (C) writes orjson's very bytes into an
 # exact-size bytes ~1.2x faster than orjson, and needs no copy.
 serialize = _eventjson.dumps if _eventjson is not None and accel.wanted() else _exact_dumps
-# `serialize(dict(zip(keys, values)))` with no dict built, for the batch loop's log events
-# kept as field values (_jsonlog.c fields mode); None: the loop builds every event's dict.
+# `serialize(dict(zip(keys, values)))` with no dict built, for the batch loop's events kept
+# as field values (_jsonlog.c fields mode); None: the loop builds every event's dict.
 serialize_fields = _eventjson.dumps_fields if serialize is not _exact_dumps else None
 
 

@@ -229,19 +229,26 @@ class _JsonKind:
         self.plans: dict[tuple, tuple] = {}
         self.prefixes: dict[tuple[str, int], str] = {}
         self.accelerated = accelerate = _use_c(accelerate)
+        self.fields = None
         if accelerate:
-            self.event = self._c_event()
+            self._bind_c()
 
-    def _c_event(self):
-        return _jsonlog.Events(self, (type(self).event, *_HELPERS[1:], *_KIND_HELPERS), self.kind)
+    def _bind_c(self) -> None:
+        # as JsonLogs._bind_c: `fields` builds the tuple of the event dict's values
+        # (_jsonlog.METRIC_FIELDS or SECURITY_FIELDS the keys)
+        helpers = (type(self).event, *_HELPERS[1:], *_KIND_HELPERS)
+        self.event = _jsonlog.Events(self, helpers, self.kind)
+        self.fields = _jsonlog.Events(self, helpers, self.kind, True)
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "event"}  # the C object is bound to `self`
+        # the C objects are bound to `self`
+        return {k: v for k, v in self.__dict__.items() if k not in ("event", "fields")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.fields = None
         if self.accelerated:
-            self.event = self._c_event()
+            self._bind_c()
 
     def _new_plan(self, keys: tuple) -> tuple:
         """The slots of a key tuple seen for the first time (the C form's plan: (_, _, slots))."""

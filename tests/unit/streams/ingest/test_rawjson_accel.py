@@ -223,11 +223,18 @@ def kind_from_bytes(p: KindPair, raw: bytes, topic="t", partition=1, offset=9) -
     except orjson.JSONDecodeError:
         d = None
     actual = kind_outcome(p.c.event, raw, OBSERVED, topic, partition, offset)
+    fields = kind_outcome(p.cf.fields, raw, OBSERVED, topic, partition, offset)
+    assert (actual == ("ok", NotImplemented)) == (fields == ("ok", NotImplemented))
     if actual == ("ok", NotImplemented):
         return False
     assert type(d) is dict, f"an event for what orjson does not read as an object: {raw!r}"
     assert "resourceLogs" not in d and "resourceMetrics" not in d, "an OTLP batch read as one event"
-    assert actual == p.check(d, topic, partition, offset)
+    expected = p.check(d, topic, partition, offset)
+    assert actual == expected
+    if fields[0] == "ok" and type(fields[1]) is tuple:
+        keys = jsonfast._jsonlog.METRIC_FIELDS if p.kind == "metric" else jsonfast._jsonlog.SECURITY_FIELDS
+        fields = ("ok", dict(zip(keys, fields[1], strict=True)))
+    assert fields == expected
     return True
 
 
