@@ -66,8 +66,9 @@ raw_digit(const char *p, const char *end)
 #define RAW_HAS(w, c) RAW_BELOW((w) ^ (RAW_ONES * (c)), 1)
 
 /* The closing quote of the string whose contents start at p, or NULL (declined);
-   *ascii: whether every byte of it is ASCII. Eight bytes at a time while none of
-   them ends the string or is declined. */
+   *ascii: whether every byte of it is ASCII. Eight bytes at a time; in the word that
+   holds a quote, a backslash or a control byte, the lowest flag is the first such byte
+   (the tests above only ever flag too much above a true hit, through a borrow). */
 static inline const char *
 raw_string_end(const char *p, const char *end, int *ascii)
 {
@@ -75,8 +76,19 @@ raw_string_end(const char *p, const char *end, int *ascii)
     unsigned long long high = 0, w;
     for (; end - p >= 8; p += 8) {
         memcpy(&w, p, 8);
-        if (RAW_HAS(w, '"') | RAW_HAS(w, '\\') | RAW_BELOW(w, 0x20))
+        unsigned long long stop = RAW_HAS(w, '"') | RAW_HAS(w, '\\') | RAW_BELOW(w, 0x20);
+        if (stop) {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            int at = __builtin_ctzll(stop) >> 3;
+            high |= w & RAW_HIGHS & ((1ULL << (at * 8)) - 1);
+            if (p[at] != '"')
+                return NULL;
+            *ascii = high == 0;
+            return p + at;
+#else
             break;
+#endif
+        }
         high |= w & RAW_HIGHS;
     }
     seen = high ? 0x80 : 0;
