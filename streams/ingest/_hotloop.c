@@ -572,6 +572,8 @@ road_clear(Road *r)
     Py_CLEAR(r->at.attributes_index);
 }
 
+#define NTOPICS 4
+
 /* What one call of `run` works with: looked up once per batch. */
 typedef struct {
     Sink sink;
@@ -586,6 +588,9 @@ typedef struct {
                         are the kinds' `event`: they share JsonLogs' choice of form) */
     Road roads[NROADS];
     Py_ssize_t max_bytes, max_events;
+    /* routes[topic] of the batch's first topics (route_of) */
+    PyObject *topic_seen[NTOPICS], *route_seen[NTOPICS];
+    int ntopics;
 } Batch;
 
 static void
@@ -609,6 +614,11 @@ batch_clear(Batch *b)
     Py_CLEAR(b->card_fields);
     for (int i = 0; i < NROADS; i++)
         road_clear(&b->roads[i]);
+    for (int i = 0; i < b->ntopics; i++) {
+        Py_CLEAR(b->topic_seen[i]);
+        Py_CLEAR(b->route_seen[i]);
+    }
+    b->ntopics = 0;
 }
 
 static Py_ssize_t
@@ -1090,6 +1100,32 @@ text_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
     return r;
 }
 
+/* routes[topic] (borrowed; NULL, with an error set or not), remembered for the batch's
+   first few topics: a batch has a handful, and each record's topic is a str of its
+   own (confluent-kafka's Message.topic()), which a dict look-up would hash anew. A route
+   once found stays what the batch uses (the Python path only adds routes). */
+static PyObject *
+route_of(Batch *b, PyObject *topic)
+{
+    int exact = PyUnicode_CheckExact(topic);
+    if (exact) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(topic);
+        int kind = PyUnicode_KIND(topic);
+        for (int i = 0; i < b->ntopics; i++) {
+            PyObject *t = b->topic_seen[i];
+            if (t == topic || (PyUnicode_GET_LENGTH(t) == n && PyUnicode_KIND(t) == kind
+                               && memcmp(PyUnicode_DATA(t), PyUnicode_DATA(topic), (size_t)n * kind) == 0))
+                return b->route_seen[i];
+        }
+    }
+    PyObject *route = PyDict_GetItemWithError(b->routes, topic);
+    if (route != NULL && exact && b->ntopics < NTOPICS) {
+        b->topic_seen[b->ntopics] = Py_NewRef(topic);
+        b->route_seen[b->ntopics++] = Py_NewRef(route);
+    }
+    return route;
+}
+
 /* run(ingestor, records, need, observed, out, events, one, ctx) */
 static PyObject *
 py_run(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
@@ -1117,7 +1153,7 @@ py_run(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
         Py_INCREF(record); /* `one` or a callback may change the list */
         if (PyTuple_CheckExact(record) && PyTuple_GET_SIZE(record) == 4) {
             PyObject *value = PyTuple_GET_ITEM(record, 0), *topic = PyTuple_GET_ITEM(record, 1);
-            PyObject *route = PyDict_GetItemWithError(b.routes, topic);
+            PyObject *route = route_of(&b, topic);
             /* route: (stream, format, kind, destination, JSON logs, JSON allowed) */
             if (route == NULL && PyErr_Occurred())
                 r = -1;

@@ -81,6 +81,19 @@ def test_the_benchmark_corpus_gives_the_same_output(keep):
 
 
 @needs_c
+def test_many_topics_each_a_str_of_its_own():
+    """The loop remembers the routes of a batch's first topics by their text: more topics
+    than it remembers, topics of one length, a topic not routed, non-ASCII topics, and
+    every record's topic a new str object (as confluent-kafka hands them over)."""
+    topics = [T.raw("logs"), T.raw("metrics"), T.raw("security"), "p.raw.metricz", "p.raw.lögs", "unrouted",
+              T.raw("logs") + "", "p.raw.securitx"]
+    sample = {"ts": "2026-01-01T00:00:05.5Z", "msg": "m", "name": "n", "value": 1.5, "outcome": "success"}
+    records = [(orjson.dumps(sample), "".join(list(topics[i % len(topics)])), i % 2, i) for i in range(200)]
+    both(records)
+    both(records, keep=False)
+
+
+@needs_c
 def test_records_that_leave_the_road_take_the_python_path():
     records = [
         (b'{"msg": "ok", "service": "payments-api", "host": "pay-01"}', T.raw("logs"), 0, 1),
