@@ -40,6 +40,7 @@ imported(const char *module, const char *name)
 }
 
 #define NHEADS 16
+#define NKEYS 64
 
 /* What `deliver` reads of the Enricher and the IngestOutput: looked up once per batch
    in `run`, once per call in the Python-facing `deliver`. */
@@ -52,6 +53,9 @@ typedef struct {
     /* the source reference heads made (a raw partition's name, encoded), one slot per
        partition number modulo NHEADS: the records of a batch interleave a few partitions */
     PyObject *head_topic[NHEADS], *head_partition[NHEADS], *head[NHEADS];
+    /* partition keys made, by the very (tenant, service) objects: a batch has a few dozen
+       pairs, mostly of the same objects (interned defaults, the raw reader's short values) */
+    PyObject *key_tenant[NKEYS], *key_service[NKEYS], *key[NKEYS];
 } Sink;
 
 /* Where an event's fields are in the tuples of `Events` in fields mode: read once per
@@ -76,6 +80,11 @@ sink_clear(Sink *k)
         Py_CLEAR(k->head_topic[i]);
         Py_CLEAR(k->head_partition[i]);
         Py_CLEAR(k->head[i]);
+    }
+    for (int i = 0; i < NKEYS; i++) {
+        Py_CLEAR(k->key_tenant[i]);
+        Py_CLEAR(k->key_service[i]);
+        Py_CLEAR(k->key[i]);
     }
 }
 
@@ -240,6 +249,23 @@ partition_key(PyObject *tenant, PyObject *service)
     return key;
 }
 
+/* partition_key, the same bytes object again for the same tenant and service objects
+   (held by the cache, so no other object can take their addresses meanwhile) */
+static PyObject *
+key_of(Sink *k, PyObject *tenant, PyObject *service)
+{
+    size_t slot = (((uintptr_t)tenant >> 4) * 31u + ((uintptr_t)service >> 4)) % NKEYS;
+    if (k->key_tenant[slot] == tenant && k->key_service[slot] == service)
+        return Py_NewRef(k->key[slot]);
+    PyObject *key = partition_key(tenant, service);
+    if (key != NULL) {
+        Py_XSETREF(k->key_tenant[slot], Py_NewRef(tenant));
+        Py_XSETREF(k->key_service[slot], Py_NewRef(service));
+        Py_XSETREF(k->key[slot], Py_NewRef(key));
+    }
+    return key;
+}
+
 /* Whether a topic or partition is the one of a remembered source reference: consumers
    hand out a new str per record, so identity alone rarely holds. */
 static int
@@ -378,7 +404,7 @@ deliver_event(Sink *k, PyObject *ev, PyObject *dest, PyObject *events, PyObject 
     PyObject *tenant = item(ev, s_tenant), *service = tenant == NULL ? NULL : item(ev, s_service);
     PyObject *key = NULL, *body = NULL;
     int r = -1;
-    if (service == NULL || (key = partition_key(tenant, service)) == NULL
+    if (service == NULL || (key = key_of(k, tenant, service)) == NULL
         || (body = PyObject_CallOneArg(k->serialize, ev)) == NULL
         || add_output(k, key, body, dest, topic, partition, offset, index) < 0)
         goto done;
@@ -431,7 +457,7 @@ deliver_fields(Sink *k, const FieldLayout *at, PyObject *fields, PyObject *dest,
             replace_field(fields, at->env, Py_NewRef(env));
         extra = PyTuple_GET_ITEM(hit, 1);
     }
-    PyObject *key = partition_key(PyTuple_GET_ITEM(fields, at->tenant), PyTuple_GET_ITEM(fields, at->service));
+    PyObject *key = key_of(k, PyTuple_GET_ITEM(fields, at->tenant), PyTuple_GET_ITEM(fields, at->service));
     PyObject *body = NULL;
     int r = -1;
     if (key == NULL)
