@@ -4,9 +4,11 @@ the number of examples)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
+import tracemalloc
 
 from hypothesis import HealthCheck, settings
 
@@ -35,3 +37,18 @@ def switched(code: str) -> tuple[list[str], list[str]]:
     runs = [subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True, check=True)
             for e in ({**env, "SLUICE_PURE_PYTHON": "1"}, env)]
     return runs[0].stdout.split(), runs[1].stdout.split()
+
+
+def bytes_kept(run, warm: int, calls: int) -> int:
+    """The memory still held (tracemalloc) after `run(calls)`, once `run(warm)` has filled
+    every cache: what a C form keeps per call when it leaks."""
+    run(warm)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        run(calls)
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()

@@ -12,7 +12,6 @@ import copy
 import gc
 import math
 import random
-import tracemalloc
 import weakref
 from collections import OrderedDict
 
@@ -25,7 +24,7 @@ from streams.ingest import jsonfast
 from streams.ingest.jsonfast import JsonLogs
 from streams.ingest.normalize import _LOG
 from streams.ingest.timeparse import TimeParser
-from tests.unit.streams.ingest.accel_checks import props, switched, typed
+from tests.unit.streams.ingest.accel_checks import bytes_kept, props, switched, typed
 from tests.unit.streams.ingest.corpus import OBSERVED
 
 needs_c = pytest.mark.skipif(
@@ -434,14 +433,5 @@ def test_no_memory_is_kept_per_call():
             except Exception:  # the errors are part of what is run
                 pass
 
-    run(5000)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        run(30000)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = bytes_kept(run, 5000, 30000)
     assert grown < 64 * 1024, f"{grown} bytes kept after 30,000 calls"

@@ -14,7 +14,6 @@ import copy
 import gc
 import math
 import random
-import tracemalloc
 import weakref
 from collections import OrderedDict
 from pathlib import Path
@@ -31,6 +30,7 @@ from streams.ingest.decoders.base import DecodeContext
 from streams.ingest.jsonfast import JsonMetrics, JsonSecurity
 from streams.ingest.normalize import _METRIC, _SECURITY, METRIC_TYPES, OUTCOMES, Normalizer
 from streams.ingest.timeparse import TimeParser
+from tests.unit.streams.ingest.accel_checks import bytes_kept
 from tests.unit.streams.ingest.corpus import CORPUS, OBSERVED
 from tests.unit.streams.ingest.test_jsonlog_accel import (
     FLOATS,
@@ -448,16 +448,7 @@ def test_no_memory_is_kept_per_call(kind):
             except Exception:  # the errors are part of what is run
                 pass
 
-    run(3000)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        run(20000)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = bytes_kept(run, 3000, 20000)
     assert grown < 64 * 1024, f"{grown} bytes kept after 20,000 calls"
 
 

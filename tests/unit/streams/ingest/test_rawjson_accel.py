@@ -9,10 +9,8 @@ differently. And it does read the records a batch repeats (else it would gain no
 from __future__ import annotations
 
 import copy
-import gc
 import json
 import random
-import tracemalloc
 
 import orjson
 import pytest
@@ -22,7 +20,7 @@ from hypothesis import strategies as st
 from streams.ingest import jsonfast
 from streams.ingest.jsonfast import JsonLogs
 from streams.ingest.timeparse import TimeParser
-from tests.unit.streams.ingest.accel_checks import props
+from tests.unit.streams.ingest.accel_checks import bytes_kept, props
 from tests.unit.streams.ingest.corpus import OBSERVED
 from tests.unit.streams.ingest.test_jsonlog_accel import (
     FIXED,
@@ -53,7 +51,7 @@ from tests.unit.streams.ingest.test_kinds_accel import _bench_records as kind_be
 from tests.unit.streams.ingest.test_kinds_accel import outcome as kind_outcome
 
 pytestmark = pytest.mark.skipif(jsonfast._jsonlog is None, reason="streams.ingest._jsonlog is not built")
-PROPS = props()
+PROPS = props(200)  # each example runs several spellings, each three times, through both forms
 PAIRS = {name: Pair(**times) for name, times in TIMES.items()} if jsonfast._jsonlog is not None else {}
 KIND_PAIRS = ({(kind, name): KindPair(kind, **times) for kind in KINDS for name, times in TIMES.items()}
               if jsonfast._jsonlog is not None else {})
@@ -331,14 +329,5 @@ def test_no_memory_is_kept_per_call():
             except Exception:  # the errors are part of what is run
                 pass
 
-    run(5000)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        run(30000)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = bytes_kept(run, 5000, 30000)
     assert grown < 64 * 1024, f"{grown} bytes kept after 30,000 calls"

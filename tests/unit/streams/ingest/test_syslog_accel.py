@@ -11,10 +11,8 @@ package was installed); the Python form then runs everywhere.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import random
-import tracemalloc
 
 import pytest
 from hypothesis import example, given
@@ -25,7 +23,7 @@ from schemas.errors import DecodeError
 from streams.ingest.decoders import auth, syslog
 from streams.ingest.decoders.base import DATES_LIMIT, DecodeContext
 from streams.ingest.timeparse import TimeParser
-from tests.unit.streams.ingest.accel_checks import props, switched, typed
+from tests.unit.streams.ingest.accel_checks import bytes_kept, props, switched, typed
 from tests.unit.streams.ingest.corpus import CORPUS, OBSERVED, records, samples
 
 needs_c = pytest.mark.skipif(
@@ -415,14 +413,5 @@ def test_no_memory_is_kept_per_call():
                 pass
             parse(*messages[i % len(messages)])
 
-    run(5000)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        run(30000)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = bytes_kept(run, 5000, 30000)
     assert grown < 64 * 1024, f"{grown} bytes kept after 30,000 calls"

@@ -14,10 +14,8 @@ package was installed); the Python form then runs everywhere.
 
 from __future__ import annotations
 
-import gc
 import os
 import random
-import tracemalloc
 
 import pytest
 from hypothesis import HealthCheck, example, given
@@ -29,7 +27,7 @@ from streams.ingest.decoders import apache, logfmt
 from streams.ingest.decoders.base import DecodeContext, Decoded
 from streams.ingest.timeparse import TimeParser
 from tests.unit.streams.ingest import corpus
-from tests.unit.streams.ingest.accel_checks import props, switched, typed
+from tests.unit.streams.ingest.accel_checks import bytes_kept, props, switched, typed
 from tests.unit.streams.ingest.corpus import OBSERVED
 
 needs_c = pytest.mark.skipif(
@@ -447,14 +445,5 @@ def test_no_memory_is_kept_per_call():
                     pass
             decoders.sniff(value, "logs")
 
-    run(3000)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        run(20000)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = bytes_kept(run, 3000, 20000)
     assert grown < 64 * 1024, f"{grown} bytes kept after 20,000 calls"
