@@ -13,8 +13,9 @@
  * deeper than RAW_MAX_DEPTH, more than RAW_MAX_LEAVES leaves, a template longer than
  * RAW_TEMPLATE_MAX, invalid UTF-8, anything but whitespace after the object.
  *
- * Template: per key 'k', its length (one byte), its bytes, then 'v' (a leaf: a scalar
- * or an empty object) or 'o' (an object whose members follow); '}' ends each object.
+ * Template: per key 'k', its length (one byte), its bytes, then 'v' (a leaf: a scalar),
+ * 'e' (a leaf: an empty object, which a metric sample's labels may be, unlike a scalar)
+ * or 'o' (an object whose members follow); '}' ends each object.
  * An entry starts with 'k' or is '}', so the spelling reads back one way only. */
 #ifndef SLUICE_RAWJSON_H
 #define SLUICE_RAWJSON_H
@@ -105,8 +106,9 @@ raw_string_end(const char *p, const char *end, int *ascii)
     return NULL;
 }
 
+/* a leaf `v` (stolen), spelled `kind` in the template */
 static int
-raw_leaf(RawRecord *r, PyObject *v)
+raw_leaf_of(RawRecord *r, PyObject *v, char kind)
 {
     if (v == NULL)
         return RAW_ERROR;
@@ -115,8 +117,14 @@ raw_leaf(RawRecord *r, PyObject *v)
         return RAW_DECLINED;
     }
     r->v[r->n++] = v;
-    r->t[r->tn++] = 'v';
+    r->t[r->tn++] = kind;
     return RAW_OK;
+}
+
+static int
+raw_leaf(RawRecord *r, PyObject *v)
+{
+    return raw_leaf_of(r, v, 'v');
 }
 
 /* Short ASCII values recently read (levels, services, hosts, methods, regions...), by a
@@ -276,7 +284,7 @@ raw_value(const char **pp, const char *end, RawRecord *r, int depth)
         const char *q = raw_ws(p + 1, end);
         if (q < end && *q == '}') { /* an empty object stays a value */
             *pp = q + 1;
-            return raw_leaf(r, PyDict_New());
+            return raw_leaf_of(r, PyDict_New(), 'e');
         }
         if (depth >= RAW_MAX_DEPTH || r->tn == RAW_TEMPLATE_MAX)
             return RAW_DECLINED;

@@ -286,6 +286,16 @@ def test_unusual_kind_bytes(raw):
         kind_repeatedly(KIND_PAIRS[(kind, "utc")], raw)
 
 
+def test_a_labels_key_of_a_scalar_and_of_an_empty_object_are_told_apart():
+    """The same keys, but labels a scalar (an attribute) or {} (the sample's labels)."""
+    p = KindPair("metric")
+    for _ in range(3):
+        for raw in (b'{"name": "m", "value": 1, "labels": "x"}', b'{"name": "m", "value": 1, "labels": {}}',
+                    b'{"name": "m", "value": 1, "tags": 7, "labels": {}}',
+                    b'{"name": "m", "value": 1, "tags": {}, "labels": {}}'):
+            kind_from_bytes(p, raw)
+
+
 def test_the_kind_records_a_batch_repeats_are_read_from_their_bytes():
     pairs = {"metrics": KindPair("metric"), "security": KindPair("security")}
     records = kind_bench_records(3000, 7)
