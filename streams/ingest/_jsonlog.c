@@ -557,6 +557,16 @@ shape_clear(Shape *s)
     s->nattr = 0;
 }
 
+/* *dst = *src, with references of its own */
+static void
+shape_hold(Shape *dst, const Shape *src)
+{
+    *dst = *src;
+    Py_INCREF(dst->keys);
+    Py_INCREF(dst->plan);
+    Py_XINCREF(dst->roles);
+}
+
 /* the shape whose keys are the very keys of `it`, or NULL */
 static Shape *
 find_shape(Events *self, Items *it)
@@ -669,13 +679,7 @@ learn_shape(Events *self, Items *it, Shape *out)
     if (remember) {
         Shape *s = &self->shapes[self->next_shape];
         shape_clear(s);
-        Py_INCREF(keys);
-        s->keys = keys;
-        Py_INCREF(plan);
-        s->plan = plan;
-        Py_XINCREF(roles);
-        s->roles = roles;
-        s->nattr = nattr;
+        shape_hold(s, out);
         self->last_shape = self->next_shape;
         self->next_shape = (self->next_shape + 1) % NSHAPES;
     }
@@ -1028,10 +1032,7 @@ read_record(Events *self, Call *c, PyObject *skip, Items *it, Shape *shape)
     Shape *known = find_shape(self, it);
     if (known == NULL)
         return learn_shape(self, it, shape);
-    *shape = *known;
-    Py_INCREF(shape->keys);
-    Py_INCREF(shape->plan);
-    Py_XINCREF(shape->roles);
+    shape_hold(shape, known);
     return 0;
 }
 
@@ -1501,22 +1502,25 @@ remember_raw(Events *self, const RawRecord *rec, Py_ssize_t leaves, PyObject *d,
     }
     if (it->n + label_n != leaves)
         return 0;
-    if (labels != NULL && (label_keys = PyDict_Keys(labels)) != NULL)
-        Py_SETREF(label_keys, PySequence_Tuple(label_keys));
-    char *t = labels != NULL && label_keys == NULL ? NULL : PyMem_Malloc(rec->tn);
+    if (labels != NULL) {
+        PyObject *list = PyDict_Keys(labels);
+        label_keys = list == NULL ? NULL : PySequence_Tuple(list);
+        Py_XDECREF(list);
+        if (label_keys == NULL)
+            return -1;
+    }
+    char *t = PyMem_Malloc(rec->tn);
     if (t == NULL) {
         Py_XDECREF(label_keys);
-        return PyErr_Occurred() ? -1 : (PyErr_NoMemory(), -1);
+        PyErr_NoMemory();
+        return -1;
     }
     memcpy(t, rec->t, rec->tn);
     RawShape *e = &self->raw[self->next_raw];
     raw_clear(e);
     e->t = t;
     e->tn = rec->tn;
-    e->shape = *shape;
-    Py_INCREF(e->shape.keys);
-    Py_INCREF(e->shape.plan);
-    Py_XINCREF(e->shape.roles);
+    shape_hold(&e->shape, shape);
     e->label_keys = label_keys;
     e->label_at = label_at;
     e->label_n = label_n;
@@ -1558,10 +1562,7 @@ take_raw(Events *self, const RawShape *known, RawRecord *rec, Items *it, Shape *
     }
     it->n = j;
     rec->n = 0;
-    *shape = known->shape;
-    Py_INCREF(shape->keys);
-    Py_INCREF(shape->plan);
-    Py_XINCREF(shape->roles);
+    shape_hold(shape, &known->shape);
     return 0;
 }
 
