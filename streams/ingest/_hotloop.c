@@ -434,11 +434,11 @@ replace_field(PyObject *fields, Py_ssize_t i, PyObject *value)
 
 /* deliver_event for an event as its field values (`Events` in fields mode, _jsonlog.c:
    the values of the event dict, in the order of LOG_FIELDS, METRIC_FIELDS or
-   SECURITY_FIELDS, which `at` tells), with no dict built: the same enrichment, key, JSON and output. The table's attributes are not
-   added to the event's: the serializer writes them after those (the JSON the memo
-   holds, when the event has none of their keys). `fields` must be held by the caller
-   alone. With `events` (a list), the event is kept as its dict, enriched, as
-   deliver_event keeps it. */
+   SECURITY_FIELDS, which `at` tells), with no dict built: the same enrichment, key,
+   JSON and output. The table's attributes are not added to the event's: the serializer
+   writes them after those (the JSON the memo holds, when the event has none of their
+   keys). `fields` must be held by the caller alone. With `events` (a list), the event
+   is kept as its dict, enriched, as deliver_event keeps it. */
 static int
 deliver_fields(Sink *k, const FieldLayout *at, PyObject *fields, PyObject *dest, PyObject *events,
                PyObject *topic, PyObject *partition, PyObject *offset, PyObject *index)
@@ -604,7 +604,7 @@ road_clear(Road *r)
 typedef struct {
     Sink sink;
     PyObject *ingestor, *observed, *out, *events, *ctx; /* borrowed: the arguments */
-    PyObject *routes, *kinds, *normalizer, *kind_topic, *decode, *failed, *failure_of, *enricher;
+    PyObject *routes, *normalizer, *kind_topic, *decode, *failed, *failure_of, *enricher;
     /* decoders.SNIFFED: text_kind and the syslog, logfmt and access decoders; or NULL */
     PyObject *text_kind, *syslog, *logfmt, *access;
     PyObject *auto_fmt; /* decoders.AUTO: the format that sniffs */
@@ -624,7 +624,6 @@ batch_clear(Batch *b)
 {
     sink_clear(&b->sink);
     Py_CLEAR(b->routes);
-    Py_CLEAR(b->kinds);
     Py_CLEAR(b->normalizer);
     Py_CLEAR(b->kind_topic);
     Py_CLEAR(b->decode);
@@ -698,9 +697,9 @@ done:
     return r;
 }
 
-/* The roads of logs, metric samples and security events */
+/* The roads of logs, metric samples and security events (JsonLogs and its `kinds`) */
 static int
-roads_init(Batch *b, PyObject *json_logs)
+roads_init(Batch *b, PyObject *json_logs, PyObject *kinds_of)
 {
     static const char *kinds[NROADS] = {"log", "metric", "security"};
     static const char *names[NROADS] = {"LOG_FIELDS", "METRIC_FIELDS", "SECURITY_FIELDS"};
@@ -709,7 +708,7 @@ roads_init(Batch *b, PyObject *json_logs)
     if (ser == NULL || (cards = imported("streams.ingest.redact", "_may_hold_card_fields")) == NULL)
         goto done;
     for (int i = 0; i < NROADS; i++) {
-        PyObject *maker = i == R_LOG ? json_logs : PyDict_GetItemString(b->kinds, kinds[i]);
+        PyObject *maker = i == R_LOG ? json_logs : PyDict_GetItemString(kinds_of, kinds[i]);
         if (maker == NULL) {
             PyErr_Format(PyExc_TypeError, "run: JsonLogs.kinds has no %s", kinds[i]);
             goto done;
@@ -766,11 +765,11 @@ batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyOb
     b->out = out;
     b->events = events;
     b->ctx = ctx;
-    PyObject *json_logs = NULL, *cfg = NULL, *decoders = NULL, *sniffed = NULL;
+    PyObject *json_logs = NULL, *kinds = NULL, *cfg = NULL, *decoders = NULL, *sniffed = NULL;
     int r = -1;
     if ((b->routes = PyObject_GetAttr(ingestor, s_routes)) == NULL
         || (json_logs = PyObject_GetAttr(ingestor, s_json_logs)) == NULL
-        || (b->kinds = PyObject_GetAttr(json_logs, s_kinds)) == NULL
+        || (kinds = PyObject_GetAttr(json_logs, s_kinds)) == NULL
         || (b->normalizer = PyObject_GetAttr(ingestor, s_normalizer)) == NULL
         || (b->kind_topic = PyObject_GetAttr(ingestor, s_kind_topic)) == NULL
         || (b->failed = PyObject_GetAttr(ingestor, s_record_failed)) == NULL
@@ -783,7 +782,7 @@ batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyOb
         || (b->enricher = PyObject_GetAttr(ingestor, s_enricher)) == NULL
         || (cfg = PyObject_GetAttr(ingestor, s_cfg)) == NULL)
         goto done;
-    if (!PyDict_Check(b->routes) || !PyDict_Check(b->kinds) || !PyDict_Check(b->kind_topic)) {
+    if (!PyDict_Check(b->routes) || !PyDict_Check(kinds) || !PyDict_Check(b->kind_topic)) {
         PyErr_SetString(PyExc_TypeError, "run: Ingestor._routes, ._kind_topic and JsonLogs.kinds must be dicts");
         goto done;
     }
@@ -803,13 +802,14 @@ batch_init(Batch *b, PyObject *ingestor, PyObject *observed, PyObject *out, PyOb
         goto done;
     r = sink_init(&b->sink, b->enricher, out);
     if (r == 0)
-        r = roads_init(b, json_logs);
+        r = roads_init(b, json_logs, kinds);
     if (r == 0 && (r = reads_bytes(b->roads[R_LOG].event)) >= 0) {
         b->reads_bytes = r;
         r = 0;
     }
 done:
     Py_XDECREF(json_logs);
+    Py_XDECREF(kinds);
     Py_XDECREF(cfg);
     Py_XDECREF(decoders);
     Py_XDECREF(sniffed);
@@ -1000,10 +1000,9 @@ decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, P
         return NULL;
     if (!set)
         kind = stream_kind;
-    int is_log = PyUnicode_Check(kind) ? PyUnicode_CompareWithASCIIString(kind, "log") == 0 : 0;
-    if ((*road = is_log ? &b->roads[R_LOG] : road_of(b, kind)) == NULL)
+    if ((*road = road_of(b, kind)) == NULL)
         return NULL;
-    if (is_log) {
+    if (*road == &b->roads[R_LOG]) {
         PyObject *a[8] = {fields, b->observed, topic, partition, offset, Py_False, attributes, index};
         ev = PyObject_Vectorcall(maker_of(b, *road, flag), a, 8, NULL);
         if (ev == Py_None) {
