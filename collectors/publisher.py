@@ -34,7 +34,7 @@ class Publisher:
         derives for a keyless record); "coordinates" records topic/partition/offset;
         None records nothing."""
         self.topics = kafka.topics
-        self.producer = Producer(kafka.producer_conf(**{"linger.ms": 20, "compression.type": "none",
+        self.producer = Producer(kafka.producer_conf(**{"linger.ms": 20,
                                                         "on_delivery": self._delivered}))
         self.stats = PublishStats()
         self.track = track
