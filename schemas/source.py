@@ -62,8 +62,18 @@ class Marks:
 
     def replayed(self, key, offset: int, index: int) -> bool:
         """True for a source at or below the key's mark (seen before); else it becomes the mark."""
+        return self.first_fresh(key, (offset,), (index,)) == 1
+
+    def first_fresh(self, key, offsets, indexes) -> int:
+        """Of growing sources (offsets[i], indexes[i]), the position of the first above the
+        key's mark (len(offsets) when none is); the last source becomes the mark."""
+        n = len(offsets)
+        start = 0
         last = self.table.get(key)
-        if last is not None and (offset, index) <= tuple(last):
-            return True
-        self.table[key] = (offset, index)
-        return False
+        if last is not None:
+            mark = tuple(last)
+            while start < n and (offsets[start], indexes[start]) <= mark:
+                start += 1
+        if start < n:
+            self.table[key] = (offsets[-1], indexes[-1])
+        return start

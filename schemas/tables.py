@@ -15,8 +15,10 @@ COORDINATE_COLUMNS = ("_cluster", "_topic", "_partition", "_offset")
 # index of the event in the record; empty for records written without one.
 SOURCE_COLUMNS = ("_source", "_source_offset", "_source_index")
 # The relation the store hands ClickHouse: the record text, its Kafka coordinates, its source.
-RAW_SOURCE_STRUCTURE = ("raw String, _cluster String, _topic String, _partition UInt16, _offset UInt64, "
-                        "_source String, _source_offset UInt64, _source_index UInt32")
+RAW_SOURCE_COLUMNS = (("raw", "String"), ("_cluster", "String"), ("_topic", "String"), ("_partition", "UInt16"),
+                      ("_offset", "UInt64"), ("_source", "String"), ("_source_offset", "UInt64"),
+                      ("_source_index", "UInt32"))
+RAW_SOURCE_STRUCTURE = ", ".join(f"{name} {typ}" for name, typ in RAW_SOURCE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class TableSpec:
     # (column, type JSONExtract reads the JSON field as); the column order of the table
     fields: tuple[tuple[str, str], ...]
     sourced: bool = False  # written by ingest: keeps SOURCE_COLUMNS
+    # SQL giving back the Kafka key ingest wrote a row's record with (sourced tables)
+    record_key: str = "''"
 
     @property
     def extra_columns(self) -> tuple[str, ...]:
@@ -47,22 +51,25 @@ class TableSpec:
 _COMMON_HEAD = (("event_id", "UUID"), ("ts", "Float64"), ("observed_ts", "Float64"), ("tenant", "String"),
                 ("service", "String"), ("env", "String"), ("host", "String"))
 _MAP = "Map(String, String)"
+# Ingest keys an event's record by tenant and service (streams/ingest/hotloop.py), a dead letter's by reason.
+_TENANT_SERVICE = "concat(tenant, '|', service)"
 
 TABLES: dict[str, TableSpec] = {
     "logs": TableSpec("logs", _COMMON_HEAD + (
         ("severity_number", "UInt8"), ("severity_text", "String"), ("message", "String"),
-        ("trace_id", "String"), ("span_id", "String"), ("attributes", _MAP)), sourced=True),
+        ("trace_id", "String"), ("span_id", "String"), ("attributes", _MAP)), sourced=True, record_key=_TENANT_SERVICE),
     "metrics": TableSpec("metrics", _COMMON_HEAD + (
         ("name", "String"), ("type", "String"), ("value", "Float64"), ("unit", "String"),
-        ("labels", _MAP), ("attributes", _MAP)), sourced=True),
+        ("labels", _MAP), ("attributes", _MAP)), sourced=True, record_key=_TENANT_SERVICE),
     "security": TableSpec("security_events", _COMMON_HEAD + (
         ("category", "String"), ("action", "String"), ("outcome", "String"), ("actor", "String"),
         ("target", "String"), ("source_ip", "String"), ("severity_number", "UInt8"),
-        ("severity_text", "String"), ("message", "String"), ("attributes", _MAP)), sourced=True),
+        ("severity_text", "String"), ("message", "String"), ("attributes", _MAP)), sourced=True,
+        record_key=_TENANT_SERVICE),
     "dlq": TableSpec("dead_letters", (
         ("event_id", "UUID"), ("ts", "Float64"), ("reason", "String"), ("detail", "String"),
         ("source_topic", "String"), ("source_partition", "UInt16"), ("source_offset", "UInt64"),
-        ("kind", "String"), ("payload", "String")), sourced=True),
+        ("kind", "String"), ("payload", "String")), sourced=True, record_key="reason"),
     # Audit rows of streams/alerting (history_row / silence_history_row build them).
     "alert_history": TableSpec("alerts", (
         ("id", "String"), ("ts", "Float64"), ("change", "String"), ("fingerprint", "String"),

@@ -10,7 +10,6 @@ from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas import source
 from schemas.errors import ConfigError
 from schemas.topics import Topics
 
@@ -86,11 +85,10 @@ def make_producer(cfg: KafkaConfig, **extra) -> Producer:
 
 
 def produce_all(producer: Producer, topic: str, items) -> None:
-    """Produce (key, value, source) triples, serving delivery reports whenever the local
-    queue is full; a source (schemas.source.ref) travels as a header."""
+    """Produce (key, value, headers) triples, serving delivery reports whenever the local
+    queue is full."""
     produce = producer.produce
-    for key, value, src in items:
-        headers = None if src is None else [(source.HEADER, src)]
+    for key, value, headers in items:
         while True:
             try:
                 produce(topic, value, key, headers=headers)

@@ -6,10 +6,11 @@ guards make a replay harmless:
 - on partition assignment the store reads back the highest `_offset` already stored
   per partition and skips records at or below it, so a batch cut differently after a
   restart cannot land twice;
-- ingest's records carry their raw source (schemas/source.py); per output partition
-  and raw partition the store keeps the highest source stored (read back on
-  assignment too) and drops a record at or below it: a batch ingest wrote twice,
-  once in a transaction the broker did not hide after an abort or a fence.
+- ingest's records carry their raw sources (schemas/source.py, schemas/packed.py); per
+  output partition, raw partition and record key the store keeps the highest source
+  stored (read back on assignment too) and drops an event at or below it: a batch
+  ingest wrote twice, once in a transaction the broker did not hide after an abort
+  or a fence.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import orjson
 from confluent_kafka import Message, TopicPartition
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from schemas import source
+from schemas import packed, source
 from schemas.errors import SinkError
 from schemas.events import DeploymentEvent
 from schemas.ids import stable_event_id
@@ -67,7 +68,8 @@ class StoreWorker:
         self.consumer: BatchConsumer | None = None
         # (topic, partition) -> highest offset already in ClickHouse
         self.stored: dict[tuple[str, int], int] = {}
-        # (topic, partition, raw source) -> highest (source offset, index) stored
+        # (topic, partition, raw source, record key) -> highest (source offset, index) stored:
+        # ingest writes the events of one key and raw partition in order (schemas/packed.py)
         self.sources = source.Marks()
         self.sourced = {t for t, stream in self.stream_of_topic.items() if stream in TABLES and TABLES[stream].sourced}
         self.rows_written = 0
@@ -98,9 +100,9 @@ class StoreWorker:
             assigned = {p.partition for p in partitions if p.topic == topic}
             for part in assigned & marks.keys():
                 self.stored[(topic, part)] = marks[part]
-            for (part, src), mark in sources.items():
+            for (part, src, key), mark in sources.items():
                 if part in assigned:
-                    self.sources.table[(topic, part, src)] = mark
+                    self.sources.table[(topic, part, src, key)] = mark
 
     def run(self, stopper: Stopper) -> None:
         while not stopper.stopped:
@@ -126,10 +128,11 @@ class StoreWorker:
                 self._write(topic, batch, ranges)
 
     def _split(self, msgs: list[Message]) -> dict[str, tuple[RawBatch, dict[int, tuple[int, int]]]]:
-        """Group by topic into column batches, dropping records already stored."""
+        """Group by topic into column batches of events (a packed record holds several,
+        schemas/packed.py), dropping records already stored and events ingest wrote twice."""
         out: dict[str, tuple[RawBatch, dict[int, tuple[int, int]]]] = {}
         stored = self.stored
-        replayed_source = self.sources.replayed
+        first_fresh = self.sources.first_fresh
         sourced = self.sourced
         cluster = self.cluster_id
         replayed: dict[str, int] = {}
@@ -138,29 +141,36 @@ class StoreWorker:
             value = m.value()
             if value is None or off <= stored.get((topic, part), -1):
                 continue  # a tombstone (compacted topics) has no row; or it landed already
-            src, src_offset, src_index = "", 0, 0
+            text = value.decode("utf-8", "replace")
             if topic in sourced:
-                src, src_offset, src_index = _source_of(m)
-                if src and replayed_source((topic, part, src), src_offset, src_index):
-                    replayed[topic] = replayed.get(topic, 0) + 1
-                    continue
+                src, offsets, indexes, lines = _events_of(m, text)
+                start = first_fresh((topic, part, src, m.key() or b""), offsets, indexes) if src else 0
+                if start:
+                    replayed[topic] = replayed.get(topic, 0) + start
+                    if start == len(lines):
+                        continue
+                    offsets, indexes, lines = offsets[start:], indexes[start:], lines[start:]
+            else:
+                src, offsets, indexes, lines, start = "", (0,), (0,), [text], 0
             entry = out.get(topic)
             if entry is None:
                 entry = out[topic] = ({"raw": [], "_cluster": [], "_topic": [], "_partition": [], "_offset": [],
-                                       "_source": [], "_source_offset": [], "_source_index": []}, {})
+                                       "_source": [], "_source_offset": [], "_source_index": [], "_index": []}, {})
             batch, ranges = entry
-            batch["raw"].append(value.decode("utf-8", "replace"))
-            batch["_cluster"].append(cluster)
-            batch["_topic"].append(topic)
-            batch["_partition"].append(part)
-            batch["_offset"].append(off)
-            batch["_source"].append(src)
-            batch["_source_offset"].append(src_offset)
-            batch["_source_index"].append(src_index)
+            n = len(lines)
+            batch["raw"].extend(lines)
+            batch["_cluster"].extend([cluster] * n)
+            batch["_topic"].extend([topic] * n)
+            batch["_partition"].extend([part] * n)
+            batch["_offset"].extend([off] * n)
+            batch["_source"].extend([src] * n)
+            batch["_source_offset"].extend(offsets)
+            batch["_source_index"].extend(indexes)
+            batch["_index"].extend(range(start, start + n))
             first, _ = ranges.get(part, (off, off))
             ranges[part] = (first, off)
         for topic, n in replayed.items():
-            log.warning("store: dropped %d records of %s that ingest wrote twice (a transaction the broker "
+            log.warning("store: dropped %d events of %s that ingest wrote twice (a transaction the broker "
                         "did not hide after an abort or fence, then its replay)", n, topic)
             REPLAYED.labels(topic).inc(n)
         return out
@@ -225,12 +235,8 @@ class StoreWorker:
             return
         half = n // 2
         for part in ({k: v[:half] for k, v in batch.items()}, {k: v[half:] for k, v in batch.items()}):
-            ranges: dict[int, tuple[int, int]] = {}
-            for p, o in zip(part["_partition"], part["_offset"], strict=True):
-                first, _ = ranges.get(p, (o, o))
-                ranges[p] = (first, o)
             try:
-                self._insert(TABLES[stream].table, partial(self.sink.write, stream, part, dedup_token(self.cluster_id, topic, ranges)))
+                self._insert(TABLES[stream].table, partial(self.sink.write, stream, part, self._rows_token(topic, part)))
             except SinkError as inner:
                 if inner.retryable:
                     raise
@@ -259,15 +265,23 @@ class StoreWorker:
             raise exc
         now = time.time()
         rows = [orjson.dumps({
-            "event_id": stable_event_id(topic, p, o), "ts": now, "reason": reason,
+            "event_id": stable_event_id(topic, p, o, i), "ts": now, "reason": reason,
             "detail": detail[:1000], "source_topic": topic, "source_partition": p, "source_offset": o,
             "kind": self.stream_of_topic[topic], "payload": raw}).decode()
-            for raw, p, o in zip(batch["raw"], batch["_partition"], batch["_offset"], strict=True)]
+            for raw, p, o, i in zip(batch["raw"], batch["_partition"], batch["_offset"], batch["_index"], strict=True)]
         dlq_batch: RawBatch = {**batch, "raw": rows}
-        token = f"{reason}-" + dedup_token(self.cluster_id, topic, {
-            p: (o, o) for p, o in zip(batch["_partition"], batch["_offset"], strict=True)})
+        token = f"{reason}-" + self._rows_token(topic, batch)
         self._insert("dead_letters", partial(self.sink.write, "dlq", dlq_batch, token))
         DROPPED.labels(STAGE, reason).inc(len(rows))
+
+    def _rows_token(self, topic: str, batch: RawBatch) -> str:
+        """The dedup token of a slice of a batch: its offset ranges, and the places in
+        their records of its first and last event, since a slice may cut a packed record."""
+        ranges: dict[int, tuple[int, int]] = {}
+        for p, o in zip(batch["_partition"], batch["_offset"], strict=True):
+            first, _ = ranges.get(p, (o, o))
+            ranges[p] = (first, o)
+        return f"{dedup_token(self.cluster_id, topic, ranges)}.{batch['_index'][0]}.{batch['_index'][-1]}"
 
     def close(self) -> None:
         if self.consumer is not None:
@@ -275,12 +289,25 @@ class StoreWorker:
         self.sink.close()
 
 
-def _source_of(m: Message) -> tuple[str, int, int]:
-    """The record's schemas.source header, or ("", 0, 0) when it has none (or a bad one)."""
+def _events_of(m: Message, text: str) -> tuple[str, tuple, tuple, list[str]]:
+    """(raw partition, source offsets, source indexes, event texts) of an ingest record:
+    one event with a schemas.source header, or a packed record (schemas/packed.py). A
+    record without a source, or with a malformed one, lands unguarded: no source."""
     for key, value in m.headers() or ():
         if key == source.HEADER:
             try:
-                return source.parse(value)
+                src, offset, index = source.parse(value)
             except ValueError:
                 break
-    return "", 0, 0
+            return src, (offset,), (index,), [text]
+        if key == packed.SOURCES:
+            lines = text.split("\n")
+            try:
+                src, offsets, indexes = packed.sources(value)
+            except ValueError:
+                src, offsets, indexes = "", (), ()
+            if len(offsets) != len(lines):
+                zeros = (0,) * len(lines)
+                return "", zeros, zeros, lines
+            return src, offsets, indexes, lines
+    return "", (0,), (0,), [text]

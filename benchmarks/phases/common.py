@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 from confluent_kafka import Consumer, TopicPartition
 
+from schemas import packed
 from sinks.kafka import KafkaConfig
 from sluice.settings import Settings, load_settings
 
@@ -211,8 +212,9 @@ class Offsets:
 
 
 class TopicCounter:
-    """Counts the records of some topics from offset 0 in a thread (read_committed,
-    short fetch waits): the exact number of records visible to a reader."""
+    """Counts the events in the records of some topics from offset 0 in a thread
+    (read_committed, short fetch waits; a packed record counts its events,
+    schemas/packed.py): the exact number of events visible to a reader."""
 
     def __init__(self, kafka: KafkaConfig, topics: list[str]):
         self.kafka = kafka
@@ -231,7 +233,7 @@ class TopicCounter:
             consumer.assign([TopicPartition(t, p, 0) for t in self.topics for p in md.topics[t].partitions])
             while not self._stop.is_set():
                 msgs = consumer.consume(10_000, 0.05)
-                n = sum(1 for m in msgs if m.error() is None)
+                n = sum(packed.events_in(m.headers()) for m in msgs if m.error() is None)
                 if n:
                     self.count += n
                     self.last_at = time.monotonic()

@@ -8,7 +8,7 @@ from typing import TypedDict
 
 import orjson
 
-from schemas.tables import RAW_SOURCE_STRUCTURE, TABLES
+from schemas.tables import RAW_SOURCE_COLUMNS, RAW_SOURCE_STRUCTURE, TABLES
 from sinks.clickhouse.backends import Backend, open_backend
 from sinks.clickhouse.config import ClickHouseConfig
 from sinks.clickhouse.migrate import apply_migrations
@@ -23,6 +23,9 @@ class RawBatch(TypedDict):
     _source: list[str]
     _source_offset: list[int]
     _source_index: list[int]
+    # The event's place in its Kafka record (a packed record holds several,
+    # schemas/packed.py): it names the event's dead letter; it is not inserted.
+    _index: list[int]
 
 
 def dedup_token(cluster: str, topic: str, ranges: dict[int, tuple[int, int]]) -> str:
@@ -60,7 +63,8 @@ class ClickHouseSink:
 
     def write(self, stream: str, batch: RawBatch, token: str) -> None:
         """Insert one batch of a stream's records; raises SinkError (retryable or not)."""
-        self.backend.insert(TABLES[stream].insert_template(self.cfg.database), batch, RAW_SOURCE_STRUCTURE, token)
+        columns = {name: batch[name] for name, _ in RAW_SOURCE_COLUMNS}
+        self.backend.insert(TABLES[stream].insert_template(self.cfg.database), columns, RAW_SOURCE_STRUCTURE, token)
 
     def insert_columns(self, template: str, columns: dict[str, list], structure: str, token: str) -> None:
         """Insert columns through an `INSERT ... SELECT ... FROM {source}` template (see
@@ -75,15 +79,15 @@ class ClickHouseSink:
             f"WHERE _cluster = '{cluster}' AND _topic = '{topic}' GROUP BY p")
         return {r["p"]: int(r["o"]) for r in rows}
 
-    def source_marks(self, stream: str, cluster: str, topic: str) -> dict[tuple[int, str], tuple[int, int]]:
-        """Highest (source offset, index) stored per partition of `topic` and raw source
-        partition (schemas/source.py), for the tables ingest writes."""
-        table = TABLES[stream].table
+    def source_marks(self, stream: str, cluster: str, topic: str) -> dict[tuple[int, str, bytes], tuple[int, int]]:
+        """Highest (source offset, index) stored per partition of `topic`, raw source
+        partition (schemas/source.py) and record key, for the tables ingest writes."""
+        spec = TABLES[stream]
         rows = self.query_rows(
-            f"SELECT _partition AS p, _source AS s, max((_source_offset, _source_index)) AS m "
-            f"FROM {self.cfg.database}.{table} WHERE _cluster = '{cluster}' AND _topic = '{topic}' "
-            f"AND _source != '' GROUP BY p, s")
-        return {(r["p"], r["s"]): (int(r["m"][0]), int(r["m"][1])) for r in rows}
+            f"SELECT _partition AS p, _source AS s, {spec.record_key} AS k, max((_source_offset, _source_index)) AS m "
+            f"FROM {self.cfg.database}.{spec.table} WHERE _cluster = '{cluster}' AND _topic = '{topic}' "
+            f"AND _source != '' GROUP BY p, s, k")
+        return {(r["p"], r["s"], r["k"].encode()): (int(r["m"][0]), int(r["m"][1])) for r in rows}
 
     def query(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
         return self.backend.query(sql, fmt)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import orjson
 from confluent_kafka import KafkaException, Producer, TopicPartition
 
-from schemas import envelope, source
+from schemas import envelope, packed, source
 from sinks.kafka import KafkaConfig, produce_all
 from streams.aggregate import WindowAggregator, WindowConfig
 from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
@@ -37,6 +37,7 @@ class IngestWorker:
         self.clock = clock
         self.cfg = cfg
         self.topics = kafka.topics
+        self.packed_topics = frozenset(self.topics.normalized_all)
         self.ingestor = Ingestor(self.topics, cfg)
         self.aggregator = WindowAggregator(windows or WindowConfig(), clock=clock)
         self.detect = detect
@@ -148,11 +149,19 @@ class IngestWorker:
         for record in envelope.pack(items):
             out.add(self.topics.detect, None, record)  # one partition: no key to place it by
 
+    def _records(self, by_topic: dict) -> dict[str, list]:
+        """(key, value, headers) records per topic: the events of a normalized topic packed
+        (schemas/packed.py), every other item a record of its own with its source header."""
+        return {topic: packed.pack(items) if topic in self.packed_topics else
+                [(key, value, None if src is None else [(source.HEADER, src)]) for key, value, src in items]
+                for topic, items in by_topic.items()}
+
     def _commit_transaction(self, by_topic: dict, offsets: list[TopicPartition]) -> None:
+        records = self._records(by_topic)
         for delay in backoff_delays():
             try:
                 self.producer.begin_transaction()
-                for topic, items in by_topic.items():
+                for topic, items in records.items():
                     produce_all(self.producer, topic, items)
                 if offsets:
                     self.producer.send_offsets_to_transaction(

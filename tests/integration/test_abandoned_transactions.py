@@ -16,6 +16,9 @@ from streams.ingest.worker import IngestWorker
 from tests.integration.harness import Pipeline, log_event, produce, values
 
 pytestmark = pytest.mark.integration
+# Services interleave: ingest packs each key's events into records of their own
+# (schemas/packed.py), so an output partition holds a raw partition's events out of order.
+SERVICES = ["payments", "ledger", "auth"]
 
 
 class Died(Exception):
@@ -68,9 +71,9 @@ def _events(pipeline: Pipeline) -> dict:
 
 @pytest.mark.parametrize("store_restarts", [False, True], ids=["store-runs-on", "store-restarts-between"])
 def test_batch_of_a_worker_killed_mid_transaction_lands_once(pipeline, stack, store_restarts):
-    produce(stack, "logs", values([log_event(i) for i in range(2000)]))
+    produce(stack, "logs", values([log_event(i, service=SERVICES[i % 3]) for i in range(2000)]))
     pipeline.pump_ingest(2000)  # a committed first pass, to start from committed offsets
-    produce(stack, "logs", values([log_event(i) for i in range(2000, 2600)]))
+    produce(stack, "logs", values([log_event(i, service=SERVICES[i % 3]) for i in range(2000, 2600)]))
     _dies_before_commit(pipeline.ingest)
     with pytest.raises(Died):
         while True:
@@ -94,7 +97,7 @@ def test_batch_of_a_worker_killed_mid_transaction_lands_once(pipeline, stack, st
 
 
 def test_aborted_and_retried_transaction_lands_once(pipeline, stack):
-    produce(stack, "logs", values([log_event(i) for i in range(800)]))
+    produce(stack, "logs", values([log_event(i, service=SERVICES[i % 3]) for i in range(800)]))
     worker = pipeline.ingest
     real = worker.producer
     calls = []
