@@ -128,34 +128,85 @@ class SyntheticSource:
         self.mix = mix or Mix()
         self.templates = {"logs": _log_templates(rng, 3000), "metrics": _metric_templates(rng, 2000),
                           "security": _security_templates(rng, 1000)}
+        # Each template is serialized once; a record is its JSON with the id and ts spliced
+        # in before the closing brace, which orjson would write byte for byte the same.
+        self._heads = {stream: [orjson.dumps(d)[:-1] + b',"event_id":"' for d in pool]
+                       for stream, pool in self.templates.items()}
         self.ids = Uuid7Generator()
         self.poison_every = poison_every
         self._count = 0
 
     def batch(self, n: int, now: float | None = None,
               alter: Callable[[str, dict], None] | None = None) -> dict[str, list[tuple[bytes, bytes]]]:
-        """`n` records stamped `now`; `alter(stream, event)` may change each event (an incident)."""
+        """`n` records stamped `now`; `alter(stream, event)` may change each event (an incident).
+        It may set, replace or delete an event's fields, not change a nested value in place:
+        those are shared with the template the event is made from."""
+        n = max(n, 0)
         now = time.time() if now is None else now
-        rng = self.rng
         out: dict[str, list[tuple[bytes, bytes]]] = {"logs": [], "metrics": [], "security": []}
+        poison = self._poison(n)
+        m = n - len(poison)
+        ids = self.ids.many(m, now)
+        draw = self.rng.random
+        draws = [draw() for _ in range(2 * m)]  # per event: the stream, then the template
+        tail = b'","ts":' + orjson.dumps(now) + b"}"
+        done = 0
+        for i, (at, record) in enumerate(poison):
+            upto = at - i  # events before this poison record
+            self._events(out, draws[2 * done:2 * upto], ids[done:upto], tail, now, alter)
+            out["logs"].append((b"", record))
+            done = upto
+        self._events(out, draws[2 * done:], ids[done:], tail, now, alter)
+        return out
+
+    def _poison(self, n: int) -> list[tuple[int, bytes]]:
+        """Counts n more records; returns (index in the batch, record) of the poison among them."""
+        every, start = self.poison_every, self._count
+        self._count += n
+        if not every:
+            return []
+        first = (start // every + 1) * every
+        return [(c - start - 1, POISON[(c // every) % len(POISON)]) for c in range(first, start + n + 1, every)]
+
+    def _events(self, out: dict[str, list[tuple[bytes, bytes]]], draws: list[float], ids: list[bytes],
+                tail: bytes, now: float, alter: Callable[[str, dict], None] | None) -> None:
         cut_logs = self.mix.logs
         cut_metrics = cut_logs + self.mix.metrics
-        t = self.templates
-        dumps = orjson.dumps
-        next_id = self.ids.next
-        for _ in range(n):
-            self._count += 1
-            if self.poison_every and self._count % self.poison_every == 0:
-                out["logs"].append((b"", POISON[(self._count // self.poison_every) % len(POISON)]))
-                continue
-            r = rng.random()
+        heads = self._heads
+        for r, q, eid in zip(draws[::2], draws[1::2], ids, strict=True):
             stream = "logs" if r < cut_logs else "metrics" if r < cut_metrics else "security"
-            pool = t[stream]
-            d = dict(pool[int(rng.random() * len(pool))])
-            if alter is not None:
-                alter(stream, d)
-            eid = next_id(now)
-            d["event_id"] = eid
-            d["ts"] = now
-            out[stream].append((eid.encode(), dumps(d)))
-        return out
+            pool = heads[stream]
+            i = int(q * len(pool))
+            value = None if alter is None else self._altered(stream, i, eid, now, alter)
+            out[stream].append((eid, value or pool[i] + eid + tail))
+
+    def _altered(self, stream: str, i: int, eid: bytes, now: float, alter: Callable[[str, dict], None]) -> bytes | None:
+        """The record of an event `alter` changes, built as always (a dict through orjson);
+        None if it leaves the event as it is."""
+        event = _Event(self.templates[stream][i])
+        alter(stream, event)
+        if not event.changed:
+            return None
+        d = dict(event)
+        d["event_id"] = eid.decode()
+        d["ts"] = now
+        return orjson.dumps(d)
+
+
+class _Event(dict):
+    """An event handed to `alter` that notes whether it was changed (any mutating call
+    counts): comparing it with its template afterwards would cost more than making
+    the record."""
+
+    changed = False
+
+
+def _noting(method: Callable) -> Callable:
+    def mutate(self: _Event, *args, **kwargs):
+        self.changed = True
+        return method(self, *args, **kwargs)
+    return mutate
+
+
+for _name in ("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem", "setdefault", "update"):
+    setattr(_Event, _name, _noting(getattr(dict, _name)))

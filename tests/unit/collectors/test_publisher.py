@@ -1,0 +1,35 @@
+"""The publisher's delivery accounting: what the broker acknowledged, per `track` mode."""
+
+from confluent_kafka import KafkaError, Message
+
+from collectors.publisher import Publisher
+from schemas.ids import stable_event_id
+from sinks.kafka import KafkaConfig
+
+TOPIC = "sluice.raw.logs"
+
+
+def _report(offset: int, key: bytes | None) -> Message:
+    return Message(topic=TOPIC, partition=2, offset=offset, key=key, value=b"{}")
+
+
+def test_acks_failures_and_ids_are_counted_exactly_in_every_track_mode():
+    reports = [_report(10, b"0190-id"), _report(11, None), _report(12, b"")]
+    expected = {
+        "ids": [b"0190-id", stable_event_id(TOPIC, 2, 11).encode(), stable_event_id(TOPIC, 2, 12).encode()],
+        "coordinates": [f"{TOPIC}/2/{offset}".encode() for offset in (10, 11, 12)],
+        None: [],
+    }
+    for track, ids in expected.items():
+        pub = Publisher(KafkaConfig(bootstrap_servers="127.0.0.1:9", client={"log_level": 0}), track=track)
+        try:
+            pub._delivered(None, reports[0])
+            pub.acked_ids = []  # a harness may move the ids elsewhere mid-run
+            for report in reports:
+                pub._delivered(None, report)
+            for _ in range(25):
+                pub._delivered(KafkaError(KafkaError._MSG_TIMED_OUT), reports[0])
+            assert (pub.stats.acked, pub.stats.failed, len(pub.errors)) == (4, 25, 20)
+            assert pub.acked_ids == ids
+        finally:
+            pub.producer = None
