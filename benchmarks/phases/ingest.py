@@ -80,7 +80,7 @@ def run(bootstrap: str, prefix: str, total: int, partitions: int, work_dir: Path
     eps = (done - d0) / seconds if seconds > 0 else None
     cores = (cpu1 - cpu0) / seconds if seconds > 0 else None
     per_core = eps / cores if eps and cores else None
-    checked = f"; {counter.count:,} output records for {done:,} inputs" if complete is not None else \
+    checked = f"; {counter.count:,} output events for {done:,} inputs" if complete is not None else \
         f" (measured over {done - d0:,} records in {seconds:.0f}s)"
     report(f"  ingest: {eps or 0:,.0f} events/s on {cores or 0:.2f} cores = {per_core or 0:,.0f} events/s per core"
            + checked)
