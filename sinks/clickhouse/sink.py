@@ -63,7 +63,7 @@ class ClickHouseSink:
 
     def write(self, stream: str, batch: RawBatch, token: str) -> None:
         """Insert one batch of a stream's records; raises SinkError (retryable or not)."""
-        columns = {name: batch[name] for name, _ in RAW_SOURCE_COLUMNS}
+        columns = {name: batch[name] for name, _ in RAW_SOURCE_COLUMNS if name in batch}
         self.backend.insert(TABLES[stream].insert_template(self.cfg.database), columns, RAW_SOURCE_STRUCTURE, token)
 
     def insert_columns(self, template: str, columns: dict[str, list], structure: str, token: str) -> None:
