@@ -35,6 +35,7 @@ from streams.detect.evaluators.base import source_of
 from streams.detect.loader import default_rules_path
 from streams.detect.reload import RuleSet
 from streams.detect.writeback import WriteBack
+from streams.runtime import gc_paused
 
 log = logging.getLogger(__name__)
 SOURCE_MARK_PREFIX = "_sources/"  # rule ids start with [a-z0-9]: no rule's state key looks like this
@@ -86,6 +87,9 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
         web_enabled=False, broker_session_timeout=kafka.session_timeout_ms / 1000, broker_heartbeat_interval=1,
         topic_partitions=1, consumer_auto_offset_reset="earliest", processing_guarantee="at_least_once",
         topic_allow_declare=True, stream_wait_empty=False,
+        # A record's table writes leave together: without a linger each changelog write
+        # becomes a produce request of its own, ~0.2 ms of the event loop apiece.
+        producer_linger=0.005,
         **({"datadir": str(datadir / "{conf.name}")} if datadir is not None else {}))
     inputs = app.topic(*topics.detect_inputs, value_serializer="raw")
     ticks = app.topic(topics.detect, value_serializer="raw")
@@ -153,36 +157,44 @@ def build_app(kafka: KafkaConfig, cfg: DetectConfig, alerting=None, silences: Si
     @app.agent(inputs)
     async def evaluate(stream):
         async for value in stream:
-            try:
-                items = envelope.unpack(value)
-            except orjson.JSONDecodeError:
-                log.warning("detect: skipping a record that is not JSON (%d bytes)", len(value))
-                continue
-            now = clock()
-            replays = 0
-            try:
-                for item in items:
-                    if type(item) is not dict:
-                        log.warning("detect: skipping an item that is not a JSON object (%s)", type(item).__name__)
-                    elif "_src" in item and _replayed(marks, item.pop("_src")):
-                        replays += 1
-                    elif "_tick" in item:
-                        await on_tick(now)
-                    elif source_of(item) == "rollups":
-                        hold(item)
-                    else:
-                        await emit(engine().process(item, now), now)
-            except BaseException:
-                states.discard()  # the record is not done: a restarted agent must not inherit half of it
-                seen.discard()
-                raise
-            states.flush()
-            seen.flush()
-            # every table the record wrote (rule, alert and merge state alike)
-            await changelog_handed_over(app)
-            if replays:
-                log.warning("detect: skipped %d items ingest sent twice (a transaction the broker showed "
-                            "after an abort or fence, then its replay)", replays)
+            # A record holds hundreds of items, freed by reference counting when it is done;
+            # meanwhile the cyclic collector would walk them at every allocation threshold.
+            with gc_paused():
+                await evaluate_record(value)
+
+    async def evaluate_record(value: bytes) -> None:
+        try:
+            items = envelope.unpack(value)
+        except orjson.JSONDecodeError:
+            log.warning("detect: skipping a record that is not JSON (%d bytes)", len(value))
+            return
+        now = clock()
+        replays = 0
+        try:
+            for item in items:
+                if type(item) is not dict:
+                    log.warning("detect: skipping an item that is not a JSON object (%s)", type(item).__name__)
+                elif "_src" in item and _replayed(marks, item.pop("_src")):
+                    replays += 1
+                elif "_tick" in item:
+                    await on_tick(now)
+                elif source_of(item) == "rollups":
+                    hold(item)
+                else:
+                    candidates = engine().process(item, now)
+                    if candidates:  # emit() of none would only drain an empty history
+                        await emit(candidates, now)
+        except BaseException:
+            states.discard()  # the record is not done: a restarted agent must not inherit half of it
+            seen.discard()
+            raise
+        states.flush()
+        seen.flush()
+        # every table the record wrote (rule, alert and merge state alike)
+        await changelog_handed_over(app)
+        if replays:
+            log.warning("detect: skipped %d items ingest sent twice (a transaction the broker showed "
+                        "after an abort or fence, then its replay)", replays)
 
     def hold(partial: dict) -> None:
         """Partials of one window may come from several ingest workers: merge them for

@@ -8,6 +8,9 @@ of str -> JSON dict) as `states`; every update is a plain assignment
 A rule that raises on an item (a bug, never bad data: evaluators treat bad data
 as no match) is counted in `errors[rule_id]` and skipped, so one rule cannot
 stop the others.
+
+Most rules of an item's source cannot accept it (a login is not a sudo): their guards
+(streams/detect/dispatch.py) skip them before their filter and match are interpreted.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, MutableMapping
 
-from streams.detect.evaluators.base import Alert, CompiledRule, source_of
+from streams.detect.dispatch import Dispatch
+from streams.detect.evaluators.base import INERT, REJECT, Alert, CompiledRule, source_of
+from streams.detect.guards import Guard, passes_any_shape, rule_guards
 
 TOUCHED = "_touched"  # wall-clock time the engine last updated a group's state
 IDLE_MARGIN_S = 60.0
@@ -28,29 +33,39 @@ class Engine:
         self.rules = {rule.id: rule for rule in rules}
         self.states: MutableMapping[str, dict] = states if states is not None else {}
         self.errors: Counter[str] = Counter()
-        self._by_source: dict[str, list[CompiledRule]] = defaultdict(list)
+        by_source: dict[str, list[tuple[list[Guard], CompiledRule]]] = defaultdict(list)
         for rule in self.rules.values():
             for source in rule.sources:
-                self._by_source[source].append(rule)
+                by_source[source].append((rule_guards(rule, source), rule))
+        self._by_source = {source: Dispatch(rules) for source, rules in by_source.items()}
 
     def process(self, item: Mapping, now: float) -> list[Alert]:
         """Evaluate one item against every rule that accepts it."""
         alerts: list[Alert] = []
-        for rule in self._by_source.get(source_of(item) or "", ()):
+        dispatch = self._by_source.get(source_of(item) or "")
+        if dispatch is None:
+            return alerts
+        states = self.states
+        for guards, rule in dispatch.candidates(item):
             try:
-                if not rule.accepts(item):
+                if guards and not passes_any_shape(guards, item):
                     continue
-                group = rule.group_of(item)
-                key = rule.state_key(group)
-                previous = self.states.get(key)
+                verdict = rule.admit(item)
+                if verdict == REJECT:
+                    continue
+                key = rule.key_of(item)
+                previous = states.get(key)
+                if previous is None and verdict == INERT:
+                    continue
                 state, produced = rule.evaluate(previous, item, now)
-                if not produced and state == (previous if previous is not None else rule.initial_state(group, now)):
+                if not produced and state == (previous if previous is not None
+                                              else rule.initial_state(rule.group_of(item), now)):
                     # Nothing to remember (a success login from an address with no failures):
                     # no write, so no changelog record and no state for a group that never mattered.
                     continue
                 if rule.idle_horizon() is not None:
                     state[TOUCHED] = now
-                self.states[key] = state
+                states[key] = state
             except Exception:  # noqa: BLE001 - isolate a faulty rule, keep evaluating the rest
                 if self.strict:
                     raise

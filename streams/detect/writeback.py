@@ -32,7 +32,10 @@ class WriteBack(MutableMapping):
     def get(self, key: str, default=None):
         value = self.changed.get(key, _MISSING)
         if value is _MISSING:
-            return self.table.get(key, default)
+            # Most keys looked up are absent (a group that never mattered): a faust
+            # Table answers `in` without the KeyError its get() raises and catches.
+            table = self.table
+            return table[key] if key in table else default
         return default if value is _DELETED else value
 
     def __setitem__(self, key: str, value: dict) -> None:

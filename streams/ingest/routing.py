@@ -3,8 +3,10 @@ the per-event items some rule wants (so the detect stage never reads full stream
 
 `DetectFilter.wanted` runs over every event of every batch. Its loop is in C
 (`_routing.c`, built when a compiler is at hand, off with SLUICE_PURE_PYTHON=1): the
-rule guards tested there, each rule's Python `accepts` called only for the events that
-pass them. The Python loop below is the reference.
+rule guards tested there (streams/detect/guards.py: necessary conditions), then the
+rule's sufficient conditions (streams/detect/sufficient.py), and each rule's Python
+`accepts` called only for the events that pass the one and meet none of the other.
+The Python loop below is the reference.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from streams.detect.evaluators.base import KIND_TO_SOURCE, CompiledRule, source_of
 from streams.detect.guards import passes, rule_guards
 from streams.detect.reload import RuleSet
+from streams.detect.sufficient import holds, sufficient
 from streams.ingest import accel
 
 _routing = accel.load("_routing")
@@ -39,11 +42,11 @@ class DetectFilter:
         self._refresh()
 
     def _refresh(self) -> None:
-        by_source: dict[str, list[tuple[list, CompiledRule]]] = {s: [] for s in self.SOURCES}
+        by_source: dict[str, list[tuple[list, list, CompiledRule]]] = {s: [] for s in self.SOURCES}
         for rule in self.ruleset.rules:
             for source in rule.sources:
                 if source in by_source:
-                    by_source[source].append((rule_guards(rule), rule))
+                    by_source[source].append((rule_guards(rule, source), sufficient(rule, source), rule))
         self._by_source = by_source
 
     def reload_if_changed(self) -> None:
@@ -53,18 +56,24 @@ class DetectFilter:
     def wanted(self, events: Iterable[dict]) -> list[dict]:
         if self.everything:
             return list(events)
-        by_source = self._by_source
         if self._fast is not None:
-            return self._fast(by_source, events, KIND_TO_SOURCE, source_of, passes)
-        out = []
-        for ev in events:
-            rules = by_source.get(source_of(ev) or "")
-            if rules:
-                for guards, rule in rules:
-                    if (not guards or passes(guards, ev)) and rule.accepts(ev):
-                        out.append(ev)
-                        break
-        return out
+            return self._fast(self._by_source, events, KIND_TO_SOURCE, source_of, passes)
+        return [ev for ev in events if self._wants(ev)]
+
+    def wanted_positions(self, events: list[dict]) -> list[int]:
+        """The positions in `events` of those `wanted` returns (so that the caller can
+        find what it keeps beside each event without a lookup over all of them)."""
+        if self.everything:
+            return list(range(len(events)))
+        if self._fast is not None:
+            return self._fast(self._by_source, events, KIND_TO_SOURCE, source_of, passes, True)
+        return [i for i, ev in enumerate(events) if self._wants(ev)]
+
+    def _wants(self, ev: dict) -> bool:
+        for guards, sure, rule in self._by_source.get(source_of(ev) or "", ()):
+            if (not guards or passes(guards, ev)) and (holds(sure, ev) or rule.accepts(ev)):
+                return True
+        return False
 
     def wanted_rollups(self, partials: Iterable[dict]) -> list[dict]:
         size = self.rollup_window_s

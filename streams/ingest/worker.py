@@ -122,15 +122,20 @@ class IngestWorker:
         """The events some rule wants, serialized, each with its raw source in `_src`
         ([raw partition, offset, index]): the detect stage drops an item whose source it
         has seen (schemas/source.py)."""
-        wanted = self.detect.wanted(out.events)
-        if not wanted:
-            return []
-        origin_of = {id(ev): origin for ev, origin in zip(out.events, out.event_sources, strict=True)}
+        events, origins = out.events, out.event_sources
+        if len(events) != len(origins):
+            raise ValueError(f"{len(events)} events but {len(origins)} sources")
+        names: dict[tuple[str, int], str] = {}
+        dumps = orjson.dumps
         items = []
-        for ev in wanted:
-            topic, partition, offset, index = origin_of[id(ev)]
-            ev["_src"] = (source.name(topic, partition), offset, index)
-            items.append(orjson.dumps(ev))
+        for i in self.detect.wanted_positions(events):
+            ev = events[i]
+            topic, partition, offset, index = origins[i]
+            name = names.get((topic, partition))
+            if name is None:
+                name = names[topic, partition] = source.name(topic, partition)
+            ev["_src"] = (name, offset, index)
+            items.append(dumps(ev))
         return items
 
     def _add_partials(self, out: IngestOutput, partials: list[dict]) -> list[bytes]:

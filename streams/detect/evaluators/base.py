@@ -30,6 +30,7 @@ from streams.detect.yamlloc import Located, Problem
 
 Alert = dict[str, Any]
 State = dict[str, Any]
+REJECT, ACCEPT, INERT = 0, 1, 2  # CompiledRule.admit
 
 # Which `source:` an item belongs to, read from its shape (see source_of).
 KIND_TO_SOURCE = {"log": "logs", "metric": "metrics", "security": "security", "signal": "signals",
@@ -170,7 +171,21 @@ class CompiledRule:
     def state_key(self, group: Mapping[str, str]) -> str:
         """Key of the state of one group: `rule_id/["value", ...]` (stable across restarts)."""
         values = [str(group.get(text, "")) for text, _ in self.group_paths]
+        if all(map(_verbatim, values)):
+            # What json.dumps writes for strings it need not escape, without its encoder.
+            return f'{self.id}/["' + '","'.join(values) + '"]' if values else f"{self.id}/[]"
         return f"{self.id}/{json.dumps(values, ensure_ascii=False, separators=(',', ':'))}"
+
+    def key_of(self, item: Mapping) -> str:
+        """state_key(group_of(item)), without building the group when every value is a
+        string written as it is (the usual case: an address, a service name)."""
+        values = []
+        for _, node in self.group_paths:
+            value = ast.resolve(item, node.parts)
+            if type(value) is not str or not _verbatim(value):
+                return self.state_key(self.group_of(item))
+            values.append(value)
+        return f'{self.id}/["' + '","'.join(values) + '"]' if values else f"{self.id}/[]"
 
     def seed_groups(self) -> list[dict[str, str]]:
         """Groups that need state before any item arrives (absence rules)."""
@@ -179,6 +194,12 @@ class CompiledRule:
     # -- evaluation ----------------------------------------------------------
     def initial_state(self, group: Mapping[str, str], now: float) -> State:
         return {"group": dict(group)}
+
+    def admit(self, item: Mapping) -> int:
+        """REJECT when the rule does not accept `item`; else ACCEPT, or INERT when
+        `evaluate(None, item, now)` is sure to give the initial state and no alert (so
+        that a group without state can skip the item)."""
+        return ACCEPT if self.accepts(item) else REJECT
 
     def evaluate(self, state: State | None, item: Mapping, now: float) -> tuple[State, list[Alert]]:
         group = self.group_of(item)
@@ -249,6 +270,12 @@ class CompiledRule:
             "event_ids": list(event_ids or []),
             "rule_file": self.file,
         }
+
+
+def _verbatim(text: str) -> bool:
+    """True when json.dumps(ensure_ascii=False) writes `text` as it is, between quotes:
+    printable (no control characters) and no quote or backslash."""
+    return text.isprintable() and '"' not in text and "\\" not in text
 
 
 def _copy(state: State) -> State:

@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from streams.detect.evaluators.base import Alert, CompileContext, CompiledRule, State, item_time
+from streams.detect.evaluators.base import (
+    ACCEPT,
+    INERT,
+    REJECT,
+    Alert,
+    CompileContext,
+    CompiledRule,
+    State,
+    item_time,
+)
 from streams.detect.evaluators.matchers import Selection, compile_selection
 from streams.detect.expr import Expr
 from streams.detect.model import SequenceRule, SequenceStep
@@ -53,6 +62,15 @@ class SequenceEvaluator(CompiledRule):
         if not super().accepts(item):
             return False
         return self.first.test(item) or (self.then is not None and self.then.test(item))
+
+    def admit(self, item: Mapping) -> int:
+        if not super().accepts(item):
+            return REJECT
+        if self.first.test(item):
+            return ACCEPT
+        # Without state nothing is armed, and only a `first` event starts a count: a
+        # success login from an address with no failures leaves nothing behind.
+        return INERT if self.then is not None and self.then.test(item) else REJECT
 
     def step(self, state: State, item: Mapping, now: float) -> list[Alert]:
         t = item_time(item)

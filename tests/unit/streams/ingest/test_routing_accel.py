@@ -1,6 +1,7 @@
 """`_routing.c` (the rule pre-filter's loop in C) against its Python reference:
-`guards.passes` and the Python loop of `DetectFilter.wanted`, on the real rules, the
-benchmark's events and generated events and guards."""
+`guards.passes`, `sufficient.holds` and the Python loop of `DetectFilter.wanted` (and
+`wanted_positions`), on the real rules, the benchmark's events and generated events and
+guards."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from benchmarks import bench_ingest
 from schemas.topics import Topics
 from streams.detect.guards import passes
 from streams.detect.loader import default_rules_path
+from streams.detect.sufficient import holds
 from streams.ingest import routing
 from streams.ingest.pipeline import IngestConfig, Ingestor
 from tests.unit.streams.ingest.accel_checks import props, switched
@@ -33,6 +35,9 @@ def same_wanted(events: list) -> list:
     py, c = _SHARED
     expected, actual = py.wanted(list(events)), c.wanted(iter(events))
     assert [id(e) for e in actual] == [id(e) for e in expected]
+    positions = c.wanted_positions(list(events))
+    assert positions == py.wanted_positions(list(events))
+    assert [id(events[i]) for i in positions] == [id(e) for e in expected]
     return actual
 
 
@@ -52,7 +57,7 @@ EVENTS = st.builds(
 )
 GUARDS = st.lists(st.tuples(
     st.one_of(st.sampled_from(FIELDS), st.tuples(st.just("attributes"), st.sampled_from(["tls.version", "job", "k"]))),
-    st.frozensets(st.sampled_from(WORDS), max_size=4),
+    st.one_of(st.frozensets(st.sampled_from(WORDS), max_size=4), st.none()),  # None: presence
     st.booleans(),
 ), max_size=3)
 
@@ -62,6 +67,24 @@ GUARDS = st.lists(st.tuples(
 @given(GUARDS, EVENTS)
 def test_passes_is_the_python_passes(guards, item):
     assert routing._routing.passes(guards, item, passes) is passes(guards, item)
+
+
+@needs_c
+@props(150)
+@given(st.lists(GUARDS, max_size=3), EVENTS)
+def test_holds_is_the_python_holds(alternatives, item):
+    assert routing._routing.holds(alternatives, item) is holds(alternatives, item)
+
+
+@needs_c
+def test_holds_on_unusual_items_and_alternatives():
+    alternatives = [[("service", frozenset({"settlement"}), False)], "not a list", [("odd",)]]
+    for item in ({"service": "settlement"}, {"service": "ledger"}, ["service"], None):
+        assert routing._routing.holds(alternatives, item) is holds(alternatives[:1], item)
+    with pytest.raises(TypeError):
+        routing._routing.holds([[("service", 5, False)]], {"service": "a"})  # `in 5`, as Python raises
+    with pytest.raises(TypeError):
+        holds([[("service", 5, False)]], {"service": "a"})
 
 
 @needs_c
@@ -116,7 +139,7 @@ def test_rollups_and_a_failing_rule_behave_alike():
         raise Boom
 
     for f in (py, c):
-        for _guards, rule in f._by_source["security"]:
+        for _guards, _sure, rule in f._by_source["security"]:
             rule.accepts = broken
         with pytest.raises(Boom):
             f.wanted([{"kind": "security", "env": "prod", "action": "sudo", "attributes": {}}])
