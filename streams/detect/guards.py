@@ -137,6 +137,17 @@ def rule_guards(rule, source: str | None = None) -> list[Guard]:
     return sorted(guards, key=lambda g: type(g[0]) is not str)  # top-level fields first: the cheapest
 
 
+def _refutes(v, values, fold: bool) -> bool:
+    """True when a guard's field value proves the rule cannot accept the item: null or
+    absent (or empty) where presence is required, or a string outside the guard's
+    values. Any other type cannot conclude: the rule decides."""
+    if type(v) is not str:
+        return v is None and values is None
+    if values is None:
+        return not v
+    return (v.lower() if fold else v) not in values
+
+
 def passes(guards: list[Guard], item: Mapping) -> bool:
     """False when a guard proves the rule cannot accept `item` (a canonical event)."""
     for key, values, fold in guards:
@@ -149,14 +160,7 @@ def passes(guards: list[Guard], item: Mapping) -> bool:
             v = attributes.get(key[1])
             if v is None:
                 return False
-        if type(v) is not str:
-            if v is None and values is None:
-                return False  # presence: null or absent
-            continue  # cannot conclude: let the rule decide
-        if values is None:
-            if not v:
-                return False
-        elif (v.lower() if fold else v) not in values:
+        if _refutes(v, values, fold):
             return False
     return True
 
@@ -209,13 +213,6 @@ def passes_any_shape(guards: list[Guard], item: Mapping) -> bool:
                 continue
             if v is None:
                 return False
-        if type(v) is not str:
-            if v is None and values is None:
-                return False
-            continue
-        if values is None:
-            if not v:
-                return False
-        elif (v.lower() if fold else v) not in values:
+        if _refutes(v, values, fold):
             return False
     return True

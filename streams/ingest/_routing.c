@@ -32,6 +32,20 @@ lowered(PyObject *v)
 }
 
 /* guards.passes(guards, item): 1, 0, or -1 with an error; `py_passes` for what is unusual */
+/* `(v.lower() if fold else v) in values`: 1, 0, or -1 with an exception set. */
+static int
+contains(PyObject *values, PyObject *v, int fold)
+{
+    if (!fold)
+        return PySequence_Contains(values, v);
+    PyObject *low = lowered(v);
+    if (low == NULL)
+        return -1;
+    int found = PySequence_Contains(values, low);
+    Py_DECREF(low);
+    return found;
+}
+
 static int
 guards_pass(PyObject *guards, PyObject *item, PyObject *py_passes)
 {
@@ -72,16 +86,7 @@ guards_pass(PyObject *guards, PyObject *item, PyObject *py_passes)
                 return 0;
             continue;
         }
-        int found;
-        if (fold) {
-            PyObject *low = lowered(v);
-            if (low == NULL)
-                return -1;
-            found = PySequence_Contains(values, low);
-            Py_DECREF(low);
-        }
-        else
-            found = PySequence_Contains(values, v);
+        int found = contains(values, v, fold);
         if (found <= 0)
             return found;
     }
@@ -137,16 +142,7 @@ sure_holds(PyObject *alternatives, PyObject *item)
                 all = PyUnicode_GET_LENGTH(v) > 0;
                 continue;
             }
-            int found;
-            if (fold) {
-                PyObject *low = lowered(v);
-                if (low == NULL)
-                    return -1;
-                found = PySequence_Contains(values, low);
-                Py_DECREF(low);
-            }
-            else
-                found = PySequence_Contains(values, v);
+            int found = contains(values, v, fold);
             if (found < 0)
                 return -1;
             all = found;
