@@ -42,9 +42,10 @@ def pack(items: list[tuple[bytes | None, bytes, bytes | None]]) -> list[tuple[by
         if src is None:
             records.append((key, value, None))
             continue
-        group = groups.get((key, src[_POSITION:]))
+        at = (key, src[_POSITION:])
+        group = groups.get(at)
         if group is None:
-            group = groups[(key, src[_POSITION:])] = ([], [])
+            group = groups[at] = ([], [])
         group[0].append(value)
         group[1].append(src)
     for (key, name), (values, refs) in groups.items():

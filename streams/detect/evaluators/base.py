@@ -172,9 +172,12 @@ class CompiledRule:
         """Key of the state of one group: `rule_id/["value", ...]` (stable across restarts)."""
         values = [str(group.get(text, "")) for text, _ in self.group_paths]
         if all(map(_verbatim, values)):
-            # What json.dumps writes for strings it need not escape, without its encoder.
-            return f'{self.id}/["' + '","'.join(values) + '"]' if values else f"{self.id}/[]"
+            return self._verbatim_key(values)
         return f"{self.id}/{json.dumps(values, ensure_ascii=False, separators=(',', ':'))}"
+
+    def _verbatim_key(self, values: list[str]) -> str:
+        """What json.dumps writes for strings it need not escape, without its encoder."""
+        return f'{self.id}/["' + '","'.join(values) + '"]' if values else f"{self.id}/[]"
 
     def key_of(self, item: Mapping) -> str:
         """state_key(group_of(item)), without building the group when every value is a
@@ -185,7 +188,7 @@ class CompiledRule:
             if type(value) is not str or not _verbatim(value):
                 return self.state_key(self.group_of(item))
             values.append(value)
-        return f'{self.id}/["' + '","'.join(values) + '"]' if values else f"{self.id}/[]"
+        return self._verbatim_key(values)
 
     def seed_groups(self) -> list[dict[str, str]]:
         """Groups that need state before any item arrives (absence rules)."""
