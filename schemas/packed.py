@@ -23,6 +23,7 @@ from __future__ import annotations
 import struct
 
 from schemas import source
+from streams.ingest import accel  # importlib and os only: not the ingest pipeline
 
 SOURCES = "sluice.sources"
 MAX_EVENTS = 1000
@@ -30,12 +31,32 @@ MAX_BYTES = 512 * 1024  # well under Kafka's default 1 MB message limit
 _COUNT = struct.Struct(">I")
 _POSITION = 12  # bytes of one (offset, index) in a schemas.source reference
 _UNPACKERS: dict[int, struct.Struct] = {}
+_packed = accel.load("_packed")  # streams/ingest/_packed.c; None when not built
 
 
 def pack(items: list[tuple[bytes | None, bytes, bytes | None]]) -> list[tuple[bytes | None, bytes, list | None]]:
     """(key, event JSON, schemas.source reference) triples of one topic -> (key, value,
     headers) records, keeping the order of the events of each key and raw partition.
-    An event without a source travels alone, with no header."""
+    An event without a source travels alone, with no header.
+
+    In C (streams/ingest/_packed.c) where it is built, with records equal to those of
+    _pack_python. The C takes only (None or bytes, bytes, None or bytes) tuples in a list
+    or tuple and raises TypeError for anything else, ValueError for a source shorter than
+    its position, before it consumes anything; _pack_python then decides what such input
+    gives (a list as an item is fine, a short source packs with an empty name)."""
+    if _packed is not None and accel.wanted():
+        try:
+            return _packed.pack(items, MAX_EVENTS, MAX_BYTES, source.HEADER, SOURCES)
+        except (TypeError, ValueError):
+            pass
+    return _pack_python(items, MAX_EVENTS, MAX_BYTES)
+
+
+def _pack_python(items, max_events: int | None = None, max_bytes: int | None = None) -> list:
+    """pack in Python, the reference of the C version; the limits default to MAX_EVENTS
+    and MAX_BYTES."""
+    max_events = MAX_EVENTS if max_events is None else max_events
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
     groups: dict[tuple[bytes | None, bytes], tuple[list[bytes], list[bytes]]] = {}
     records: list[tuple[bytes | None, bytes, list | None]] = []
     for key, value, src in items:
@@ -51,7 +72,7 @@ def pack(items: list[tuple[bytes | None, bytes, bytes | None]]) -> list[tuple[by
     for (key, name), (values, refs) in groups.items():
         start, size = 0, 0
         for i, value in enumerate(values):
-            if i > start and (i - start >= MAX_EVENTS or size + len(value) > MAX_BYTES):
+            if i > start and (i - start >= max_events or size + len(value) > max_bytes):
                 records.append(_record(key, name, values[start:i], refs[start:i]))
                 start, size = i, 0
             size += len(value) + 1

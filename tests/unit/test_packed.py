@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import packed, source
@@ -95,3 +95,78 @@ def test_marks_find_the_first_fresh_event_of_a_record_that_straddles_them():
     assert marks.first_fresh("k", (10, 11, 12), (1, 0, 0)) == 2  # a replay cut differently
     assert marks.first_fresh("k", (11, 12), (0, 0)) == 2 and marks.table["k"] == (12, 0)
     assert marks.first_fresh("j", (1,), (0,)) == 0
+
+
+needs_c = pytest.mark.skipif(packed._packed is None, reason="streams.ingest._packed is not built (no C compiler)")
+
+_SRCS = st.builds(source.ref, st.sampled_from(["raw.logs", "r"]), st.integers(0, 2), st.integers(0, 2**64 - 1),
+                  st.integers(0, 2**32 - 1))
+_ITEMS = st.lists(st.tuples(st.sampled_from([None, b"", b"t|a", b"t|b", b"tenant|a-longer-service-name"]),
+                            st.binary(max_size=40), st.none() | _SRCS | st.binary(min_size=12, max_size=16)),
+                  max_size=80)
+
+
+def _c_pack(items, max_events=packed.MAX_EVENTS, max_bytes=packed.MAX_BYTES):
+    return packed._packed.pack(items, max_events, max_bytes, source.HEADER, packed.SOURCES)
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(_ITEMS, st.integers(-1, 6), st.integers(-1, 120))
+def test_the_c_pack_gives_the_records_of_the_python_one(items, max_events, max_bytes):
+    want = packed._pack_python(items, max_events, max_bytes)
+    got = _c_pack(items, max_events, max_bytes)
+    assert got == want
+    assert _c_pack(tuple(items), max_events, max_bytes) == want
+    for (_, _, h), (_, _, w) in zip(got, want, strict=True):  # a one-event record: the event's own source
+        assert w is None or w[0][0] != source.HEADER or h[0][1] is w[0][1]
+    assert packed.pack(items) == packed._pack_python(items)
+
+
+@needs_c
+def test_the_c_pack_takes_limits_beyond_a_machine_word():
+    items = _items([(b"k", "raw.logs", 0, i, 0) for i in range(5)])
+    for max_events, max_bytes in [(2**70, 2**70), (-(2**70), 2**70), (3, -(2**70))]:
+        assert _c_pack(items, max_events, max_bytes) == packed._pack_python(items, max_events, max_bytes)
+
+
+@needs_c
+@pytest.mark.parametrize("items", [
+    [[b"k", b"{}", None]],  # an item that is no tuple
+    [(b"k", b"{}")],
+    [(b"k", "{}", None)],  # a value that is no bytes
+    [(b"k", bytearray(b"{}"), source.ref("raw.logs", 0, 1))],
+    [("k", b"{}", source.ref("raw.logs", 0, 1))],
+    [(b"k", b"{}", "raw.logs")],
+    ((b"k", b"{}", None) for _ in range(2)),  # not a list or tuple
+    None,
+])
+def test_the_c_pack_refuses_what_it_does_not_take_with_type_error(items):
+    with pytest.raises(TypeError):
+        _c_pack(items)
+
+
+@needs_c
+def test_the_c_pack_refuses_a_short_source_and_pack_does_what_the_python_does():
+    items = [(b"k", b"{}", b"\x00" * 5), (b"k", b"{}", b"\x01" * 5)]
+    with pytest.raises(ValueError):
+        _c_pack(items)
+    with pytest.raises(TypeError):
+        _c_pack([], "3", 10)
+    assert packed.pack(items) == packed._pack_python(items)
+    for odd in ([[b"k", b"{}", None], (b"k", b"{}", source.ref("raw.logs", 0, 1))], [(1, b"{}", b"x" * 12)]):
+        assert packed.pack(odd) == packed._pack_python(odd)
+    assert packed.pack(iter(_items([(b"k", "raw.logs", 0, 1, 0)]))) == packed.pack(_items([(b"k", "raw.logs", 0, 1, 0)]))
+    with pytest.raises(TypeError):  # the Python one fails on it too: b"\n".join of a str
+        packed.pack([(b"k", "{}", source.ref("raw.logs", 0, 1)), (b"k", "{}", source.ref("raw.logs", 0, 2))])
+
+
+def test_pure_python_asks_nothing_of_the_c_pack(monkeypatch):
+    class _Refuses:
+        def pack(self, *args):
+            raise AssertionError("the C pack ran")
+
+    monkeypatch.setenv("SLUICE_PURE_PYTHON", "1")
+    monkeypatch.setattr(packed, "_packed", _Refuses())
+    items = _items([(b"k", "raw.logs", 0, 1, 0), (b"k", "raw.logs", 0, 2, 0)])
+    assert packed.pack(items) == packed._pack_python(items)
