@@ -39,6 +39,17 @@ class Settings(BaseSettings):
             self.clickhouse.data_dir = self.data_dir / "clickhouse"
         return self
 
+    @model_validator(mode="after")
+    def _groups_of_prefix(self):
+        """Consumer groups follow the topic prefix unless set: two deployments sharing a
+        cluster under different prefixes must not rebalance each other's workers (a
+        member of the other deployment that stopped polling would hold every rebalance
+        of the shared group for up to max.poll.interval.ms)."""
+        for stage, role in ((self.ingest, "ingest"), (self.store, "store")):
+            if "group" not in stage.model_fields_set:
+                stage.group = f"{self.kafka.topic_prefix}-{role}"
+        return self
+
     @property
     def stack_file(self) -> Path:
         return self.data_dir / "stack.json"

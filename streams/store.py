@@ -44,7 +44,7 @@ ROLLUPS = "rollups"
 class StoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    group: str = Field(default="sluice-store", description="consumer group of the store workers")
+    group: str = Field(default="sluice-store", description="consumer group of the store workers (in Settings: <kafka.topic_prefix>-store unless set)")
     batch_size: int = Field(default=50000, ge=1, description="max records per ClickHouse insert round")
     # An insert costs the embedded engine ~15 ms of CPU before its first row (planning, a new
     # part, later merges), once per table and round: at 0.25 s that alone took a third of a core.

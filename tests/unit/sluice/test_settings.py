@@ -37,3 +37,11 @@ def test_bad_value_names_the_key(tmp_path):
 def test_password_is_not_printed():
     s = load_settings(**{"clickhouse.password": "hunter2"})
     assert "hunter2" not in repr(s) and s.clickhouse.password.get_secret_value() == "hunter2"
+
+
+def test_consumer_groups_follow_the_topic_prefix_unless_set():
+    s = load_settings(**{"kafka.topic_prefix": "acme"})
+    assert (s.ingest.group, s.store.group) == ("acme-ingest", "acme-store")
+    assert (load_settings().ingest.group, load_settings().store.group) == ("sluice-ingest", "sluice-store")
+    s = load_settings(**{"kafka.topic_prefix": "acme", "store.group": "shared-store"})
+    assert (s.ingest.group, s.store.group) == ("acme-ingest", "shared-store")
