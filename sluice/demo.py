@@ -48,7 +48,7 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
         sql = SqlClient(settings, stack.sql_url)
         cluster = kafka_cluster_id(settings.kafka)
         echo(f"broker {settings.kafka.bootstrap_servers}, SQL {stack.sql_url}, "
-             f"{settings.ingest.workers} ingest worker(s); publishing {rate:,.0f} events/s for {seconds:.0f}s")
+             f"{stack.ingest_workers} ingest worker(s); publishing {rate:,.0f} events/s for {seconds:.0f}s")
         incidents = IncidentScript(seconds * speed)
         if speed == 1:
             echo("platform time is the wall clock (--speed 1): only incidents that resolve within the run are played")

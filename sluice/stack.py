@@ -38,15 +38,24 @@ class StageProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout: float = 30.0) -> None:
-        if not self.alive:
-            return
-        self.proc.terminate()
+        stop_together([self], timeout)
+
+
+def stop_together(children: list[StageProcess], timeout: float = 30.0) -> None:
+    """SIGTERM to all, then wait for each (killing one that overstays): the workers of a
+    stage stop at once, rather than each leaving the group in turn and rebalancing the
+    ones still running."""
+    running = [c for c in children if c.alive]
+    for c in running:
+        c.proc.terminate()
+    deadline = time.monotonic() + timeout
+    for c in running:
         try:
-            self.proc.wait(timeout)
+            c.proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            log.warning("%s did not stop within %.0fs; killing it", self.name, timeout)
-            self.proc.kill()
-            self.proc.wait()
+            log.warning("%s did not stop within %.0fs; killing it", c.name, timeout)
+            c.proc.kill()
+            c.proc.wait()
 
 
 class Stack:
@@ -88,7 +97,7 @@ class Stack:
                 self.sql_url = f"http://127.0.0.1:{sql_port}"
                 wait_for_port(sql_port, 120, sink.proc, "sink SQL endpoint")
         if "ingest" in self.stages:
-            for i in range(s.ingest.workers):
+            for i in range(self.ingest_workers):
                 w = StageProcess(f"ingest-{i}", ["run", "--stage", "ingest", "--worker-index", str(i)], env,
                                  self.log_dir / f"ingest-{i}.log")
                 w.start()
@@ -101,6 +110,12 @@ class Stack:
             bootstrap_servers=s.kafka.bootstrap_servers, sql_url=self.sql_url,
             topic_prefix=s.kafka.topic_prefix, database=s.clickhouse.database, pid=os.getpid()))
         return self
+
+    @property
+    def ingest_workers(self) -> int:
+        """`ingest.workers`, but no more than the raw topics have partitions: a worker
+        beyond that would own nothing and only cost a rebalance."""
+        return max(1, min(self.settings.ingest.workers, self.settings.kafka.partitions))
 
     def supervise(self) -> None:
         """Restart any child that died (a crash must not stop the pipeline)."""
@@ -116,14 +131,12 @@ class Stack:
         return next(c for c in self.children if c.name == name)
 
     def stop_stage(self, prefix: str) -> None:
-        for c in self.children:
-            if c.name.startswith(prefix):
-                c.stop()
+        stop_together([c for c in self.children if c.name.startswith(prefix)])
 
     def close(self) -> None:
-        # Ingest first so the store can drain what ingest already committed.
-        for c in sorted(self.children, key=lambda c: c.name == "sink"):
-            c.stop()
+        # The sink last, so that it can store what ingest committed while stopping.
+        stop_together([c for c in self.children if c.name != "sink"])
+        stop_together([c for c in self.children if c.name == "sink"])
         self.children = []
         if self.broker is not None:
             self.broker.close()
