@@ -69,14 +69,15 @@ class IngestWorker:
     def step(self) -> int:
         """Consume and process one batch; return how many records it held."""
         assert self.consumer is not None, "start() first"
-        msgs = self.consumer.batch(self.cfg.batch_size, self.cfg.batch_timeout_s)
-        if not msgs:
-            return 0
-        # The whole batch, aggregation and output too; the collector comes back once the
-        # batch's objects are freed, so that it never walks them.
+        # The whole batch, its consumed messages, aggregation and output too; the collector
+        # comes back once the batch's objects are freed, so that it never walks them.
         with gc_paused(self.ingestor.cfg.pause_gc):
-            self._step(msgs)
-        return len(msgs)
+            msgs = self.consumer.batch(self.cfg.batch_size, self.cfg.batch_timeout_s)
+            n = len(msgs)
+            if n:
+                self._step(msgs)
+            del msgs
+        return n
 
     def _step(self, msgs: list) -> None:
         started = time.perf_counter()
