@@ -65,7 +65,7 @@ class IngestConfig(BaseModel):
     batch_size: int = Field(default=10000, ge=1, description="max records consumed per batch")
     batch_timeout_s: float = Field(default=0.1, gt=0, description="max wait for a batch to fill")
     max_record_bytes: int = Field(default=1024 * 1024, ge=1024, description="larger records are dead-lettered as oversize")
-    workers: int = Field(default=1, ge=1, description="ingest worker processes started by `sluice run`")
+    workers: int = Field(default=2, ge=1, description="ingest worker processes started by `sluice run`")
     formats: dict[str, str] = Field(default_factory=dict, description="format per raw topic or per stream (logs/metrics/security), e.g. {'sluice.raw.logs': 'syslog'}; 'auto' (default) detects per record")
     timezone: str = Field(default="UTC", description="IANA zone assumed for timestamps that carry none (RFC 3164 syslog, Apache error log, naive ISO 8601)")
     timestamps: Literal["flag", "reject"] = Field(default="flag", description="event times before 2000 or over a day ahead: 'flag' uses the observed time and flags the event, 'reject' dead-letters the record as timestamp_out_of_range")
