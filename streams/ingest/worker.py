@@ -113,8 +113,10 @@ class IngestWorker:
         detect_items: list[bytes] = []
         if self.detect is not None:
             detect_items = self._detect_items(out)
-            if now >= self._next_reload_check:
-                self._next_reload_check = now + 5.0
+            # Wall time: `now` is platform time, which a demo runs many times faster.
+            wall = time.monotonic()
+            if wall >= self._next_reload_check:
+                self._next_reload_check = wall + 5.0
                 self.detect.reload_if_changed()
         self._add_detect(out, detect_items + self._add_partials(out, self.aggregator.close_ready(now)))
         return out
