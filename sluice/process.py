@@ -62,7 +62,9 @@ def missing_records(sql: SqlClient, cluster: str, acked_file: Path) -> int:
 
 
 def run_process(settings: Settings, files: list[Path], kind: str, fmt: str, summary_json: Path | None,
-                echo: Callable[[str], None] = print) -> dict:
+                echo: Callable[[str], None] = print, alerts_quiet_s: float = 10.0) -> dict:
+    """alerts_quiet_s: the notifications are collected once none arrived for this long
+    (alert grouping holds them back for its group_wait)."""
     settings.ingest.lineage = True
     if fmt != "auto":
         settings.ingest.formats = {**settings.ingest.formats, kind: fmt}
@@ -101,7 +103,7 @@ def run_process(settings: Settings, files: list[Path], kind: str, fmt: str, summ
             time.sleep(1.0)
         stack.stop_stage("ingest")  # emits open windows
         wait_quiet(lambda: summary.landed(sql, cluster), 3.0, 60.0)
-        alerts = wait_alerts_settled(settings, 10.0)
+        alerts = wait_alerts_settled(settings, alerts_quiet_s)
         result = {
             "seconds": round(time.monotonic() - started, 3),
             "produced": dict(pub.stats.produced),
