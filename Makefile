@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml setup.py $(wildcard streams/ingest/_*.c streams/ingest/
 demo: $(STAMP)
 	$(VENV)/bin/sluice demo
 
+# The unit tests are CPU-bound and independent: one per core. The integration and fault
+# tests each start a whole stack of processes and time their waits: one at a time, alone.
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q -n auto --durations=5 tests/unit
+	$(PY) -m pytest -q --durations=15 tests/integration tests/faults
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

@@ -173,7 +173,8 @@ class Dict(dict):
 
 
 class Opaque:
-    pass
+    def __repr__(self) -> str:  # a stable test id (xdist workers must collect the same ids)
+        return "Opaque()"
 
 
 @pytest.mark.parametrize("x", [
