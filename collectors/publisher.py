@@ -96,14 +96,14 @@ class Publisher:
                         ids.append(key)
             self.stats.produced[stream] = self.stats.produced.get(stream, 0) + len(items)
         self.producer.poll(0)
-        if self.reported is not self.producer:
+        if self.quiet:
             self.reported.poll(0)
         self._count_acked()
 
     def flush(self, timeout: float = 60.0) -> int:
         """Wait for every record's delivery; returns how many are still undelivered."""
         left = self.producer.flush(timeout)
-        if self.reported is not self.producer:
+        if self.quiet:
             left += self.reported.flush(timeout)
         self._count_acked()
         if self.failed_ids and self.acked_ids:

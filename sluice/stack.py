@@ -37,9 +37,6 @@ class StageProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout: float = 30.0) -> None:
-        stop_together([self], timeout)
-
 
 def stop_together(children: list[StageProcess], timeout: float = 30.0) -> None:
     """SIGTERM to all, then wait for each (killing one that overstays): the workers of a

@@ -28,7 +28,7 @@ def run(bootstrap: str, prefix: str, total: int, partitions: int, work_dir: Path
         max_seconds: float = 30.0, timeout: float = 180.0, profiler=None) -> dict:
     settings = load_settings(data_dir=work_dir, **{
         "kafka.bootstrap_servers": bootstrap, "kafka.topic_prefix": prefix, "kafka.partitions": partitions,
-        "ingest.group": f"{prefix}-ingest", "ingest.workers": 1})  # one worker: its CPU is the per-core figure
+        "ingest.workers": 1})  # one worker: its CPU is the per-core figure
     topics = settings.kafka.topics
     offsets = Offsets(settings.kafka)
     stack = Stack(settings, stages=("ingest",))
