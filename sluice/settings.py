@@ -50,6 +50,16 @@ class Settings(BaseSettings):
                 stage.group = f"{self.kafka.topic_prefix}-{role}"
         return self
 
+    @model_validator(mode="after")
+    def _rules_read_a_window_size(self):
+        """Rules on rollups see the partials of one size; a size ingest does not close
+        would leave them silently empty."""
+        size, sizes = self.detect.rollup_window_s, self.windows.window_sizes_s
+        if size not in sizes:
+            raise ValueError(f"detect.rollup_window_s = {size} is not one of windows.window_sizes_s = {sizes}: "
+                             f"rules on rollups would never see a window; add {size} to windows.window_sizes_s")
+        return self
+
     @property
     def stack_file(self) -> Path:
         return self.data_dir / "stack.json"

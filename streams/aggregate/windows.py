@@ -99,7 +99,10 @@ _NEG_INF = -math.inf
 class WindowConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    window_sizes_s: list[int] = Field(default=[10, 60], description="tumbling window sizes, s; each a multiple of the smallest")
+    # One size by default: every size closes its own partials for every series, and the
+    # rollup tables and rules read the minute. Sub-minute sizes are for readers of the
+    # rollups topic and for rules on shorter windows (detect.rollup_window_s).
+    window_sizes_s: list[int] = Field(default=[60], description="tumbling window sizes, s; each a multiple of the smallest")
     allowed_lateness_s: float = Field(default=30.0, ge=0, description="watermark lag behind the newest event time per partition")
     idle_timeout_s: float = Field(default=30.0, gt=0, description="wall time without accepted events after which a partition stops holding the watermark")
     future_tolerance_s: float = Field(default=300.0, ge=0, description="events further ahead of the wall clock are rejected as 'future'")

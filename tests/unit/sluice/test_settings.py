@@ -45,3 +45,10 @@ def test_consumer_groups_follow_the_topic_prefix_unless_set():
     assert (load_settings().ingest.group, load_settings().store.group) == ("sluice-ingest", "sluice-store")
     s = load_settings(**{"kafka.topic_prefix": "acme", "store.group": "shared-store"})
     assert (s.ingest.group, s.store.group) == ("acme-ingest", "shared-store")
+
+
+def test_rules_must_read_a_window_size_ingest_closes():
+    with pytest.raises(ConfigError, match=r"detect.rollup_window_s = 10 is not one of windows.window_sizes_s = \[60\]"):
+        load_settings(**{"detect.rollup_window_s": 10})
+    s = load_settings(**{"detect.rollup_window_s": 10, "windows.window_sizes_s": [10, 60]})
+    assert (s.detect.rollup_window_s, s.windows.window_sizes_s) == (10, [10, 60])

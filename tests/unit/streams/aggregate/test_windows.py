@@ -21,6 +21,8 @@ class Clock:
 
 
 def make(clock: Clock, **cfg) -> WindowAggregator:
+    """Two sizes unless given: these tests follow base windows into the coarse ones."""
+    cfg.setdefault("window_sizes_s", [10, 60])
     return WindowAggregator(WindowConfig(**cfg), clock=clock)
 
 
