@@ -39,7 +39,26 @@ class Incident:
     spread_s: float = 0.0  # records are spaced evenly over this many platform seconds
     lasts_s: float = 0.0  # how long `alter` changes normal traffic
     alter: Alter | None = None
+    # Which normal events `alter` may change, judged on the event as generated (None: any):
+    # the source then builds only those as dicts for `alter`.
+    touches: Callable[[str, dict], bool] | None = None
     settled_s: float = 0.0  # platform seconds after the start by which its alerts have resolved
+
+
+class Alteration:
+    """`alter(stream, event)` of the incidents active at one time, with `may_change`."""
+
+    def __init__(self, incidents: list[Incident], rng: random.Random):
+        self._alters = [inc.alter for inc in incidents]
+        self._touches = [inc.touches for inc in incidents]
+        self._rng = rng
+
+    def __call__(self, stream: str, event: dict) -> None:
+        for fn in self._alters:
+            fn(stream, event, self._rng)
+
+    def may_change(self, stream: str, event: dict) -> bool:
+        return any(t is None or t(stream, event) for t in self._touches)
 
 
 def _provider_outage() -> Incident:
@@ -50,7 +69,8 @@ def _provider_outage() -> Incident:
     # 50% of its payments fail for 4 minutes: the 5-minute ratio passes 5% within a
     # minute, holds for `for: 2m`, and falls back under 5% about 5 minutes after the end.
     return Incident(f"payment provider outage ({OUTAGE_PROVIDER})", 90.0, ("payments.provider_failure_ratio",),
-                    lasts_s=240.0, alter=fail_half, settled_s=720.0)
+                    lasts_s=240.0, alter=fail_half, settled_s=720.0,
+                    touches=lambda stream, event: stream == "logs" and event.get("provider") == OUTAGE_PROVIDER)
 
 
 def _canary_regression(seed: int = 11) -> Incident:
@@ -117,6 +137,7 @@ class IncidentScript:
         self._next = 0
         self._ids = Uuid7Generator()
         self._rng = random.Random(seed)
+        self._alterations: dict[tuple[int, ...], Alteration] = {}
 
     def due(self, elapsed: float, now: float | None = None) -> dict[str, list[tuple[bytes, bytes]]]:
         """Records due by `elapsed` platform seconds, stamped with platform time `now`."""
@@ -129,18 +150,17 @@ class IncidentScript:
             self._next += 1
         return out
 
-    def alteration(self, elapsed: float) -> Callable[[str, dict], None] | None:
-        """What changes normal traffic at `elapsed` platform seconds (None: nothing)."""
-        active = [inc.alter for inc in self.incidents
-                  if inc.alter is not None and inc.at_s <= elapsed < inc.at_s + inc.lasts_s]
+    def alteration(self, elapsed: float) -> Alteration | None:
+        """What changes normal traffic at `elapsed` platform seconds (None: nothing); the
+        same object as long as the same incidents are active."""
+        active = tuple(i for i, inc in enumerate(self.incidents)
+                       if inc.alter is not None and inc.at_s <= elapsed < inc.at_s + inc.lasts_s)
         if not active:
             return None
-        rng = self._rng
-
-        def alter(stream: str, event: dict) -> None:
-            for fn in active:
-                fn(stream, event, rng)
-        return alter
+        alteration = self._alterations.get(active)
+        if alteration is None:
+            alteration = self._alterations[active] = Alteration([self.incidents[i] for i in active], self._rng)
+        return alteration
 
     @property
     def expected_rules(self) -> set[str]:

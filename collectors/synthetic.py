@@ -135,6 +135,7 @@ class SyntheticSource:
         self.ids = Uuid7Generator()
         self.poison_every = poison_every
         self._count = 0
+        self._touched: tuple[object, dict[str, frozenset[int]]] = (None, {})
 
     def batch(self, n: int, now: float | None = None,
               alter: Callable[[str, dict], None] | None = None) -> dict[str, list[tuple[bytes, bytes]]]:
@@ -173,12 +174,26 @@ class SyntheticSource:
         cut_logs = self.mix.logs
         cut_metrics = cut_logs + self.mix.metrics
         heads = self._heads
+        touched = self._touched_by(alter)
         for r, q, eid in zip(draws[::2], draws[1::2], ids, strict=True):
             stream = "logs" if r < cut_logs else "metrics" if r < cut_metrics else "security"
             pool = heads[stream]
             i = int(q * len(pool))
-            value = None if alter is None else self._altered(stream, i, eid, now, alter)
+            value = None
+            if alter is not None and (touched is None or i in touched[stream]):
+                value = self._altered(stream, i, eid, now, alter)
             out[stream].append((eid, value or pool[i] + eid + tail))
+
+    def _touched_by(self, alter: Callable[[str, dict], None] | None) -> dict[str, frozenset[int]] | None:
+        """Per stream, the templates `alter` may change, when it says (`may_change`, see
+        collectors.incidents.Alteration); None: any of them."""
+        may_change = getattr(alter, "may_change", None)
+        if may_change is None:
+            return None
+        if self._touched[0] is not alter:
+            self._touched = (alter, {stream: frozenset(i for i, t in enumerate(pool) if may_change(stream, t))
+                                     for stream, pool in self.templates.items()})
+        return self._touched[1]
 
     def _altered(self, stream: str, i: int, eid: bytes, now: float, alter: Callable[[str, dict], None]) -> bytes | None:
         """The record of an event `alter` changes, built as always (a dict through orjson);

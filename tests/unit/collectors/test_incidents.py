@@ -59,6 +59,11 @@ def test_the_outage_fails_about_half_of_one_providers_payments_while_it_lasts():
     failed = [e for e in events if e["status"] == "failed"]
     assert {e["provider"] for e in failed} == {OUTAGE_PROVIDER}
     assert 200 < len(failed) < 300
+    # the source builds only the events the outage may change as dicts for it
+    assert alter is script.alteration(150.0)
+    assert alter.may_change("logs", {"provider": OUTAGE_PROVIDER})
+    assert not alter.may_change("logs", {"provider": "adyen"})
+    assert not alter.may_change("metrics", {"labels": {"provider": OUTAGE_PROVIDER}})
 
 
 def test_every_incident_fires_and_resolves_its_rule_and_normal_traffic_fires_nothing():
