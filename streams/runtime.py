@@ -14,9 +14,11 @@ from contextlib import contextmanager
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from streams.ingest import accel
 from streams.metrics import ERRORS, RECEIVED
 
 log = logging.getLogger(__name__)
+_messages = accel.load("_messages")
 
 
 @contextmanager
@@ -89,12 +91,27 @@ class BatchConsumer:
         for m in good:
             t = m.topic()
             counts[t] = counts.get(t, 0) + 1
+        self._count(counts)
+        return good
+
+    def records(self, max_messages: int, timeout: float) -> tuple[list[tuple], list[TopicPartition]]:
+        """A batch as (value, topic, partition, offset) records, and the offsets to
+        commit after it: for a stage that needs nothing else of the messages."""
+        msgs = self.consumer.consume(max_messages, timeout)
+        if not msgs:
+            return [], []
+        records, errors, counts, top = unpack(msgs)
+        for err in errors:
+            self._broker_error(err)
+        self._count(counts)
+        return records, [TopicPartition(t, p, o + 1) for (t, p), o in top.items()]
+
+    def _count(self, counts: dict[str, int]) -> None:
         for t, n in counts.items():
             counter = self._received.get(t)
             if counter is None:
                 counter = self._received[t] = RECEIVED.labels(self.stage, t)
             counter.inc(n)
-        return good
 
     def _broker_error(self, err: KafkaError) -> None:
         ERRORS.labels(self.stage, "broker").inc()
@@ -111,6 +128,34 @@ class BatchConsumer:
             self.consumer.close()
         except RuntimeError:
             pass  # already closed
+
+
+def _unpack_python(msgs: list[Message]) -> tuple[list[tuple], list[KafkaError], dict[str, int],
+                                                   dict[tuple[str, int], int]]:
+    """(value, topic, partition, offset) of each message without an error, the errors,
+    such messages per topic, and per (topic, partition) the highest offset. The
+    reference of _messages.c, which the ingest worker's 10,000-message batches use."""
+    records, errors, counts, top = [], [], {}, {}
+    for m in msgs:
+        err = m.error()
+        if err is not None:
+            errors.append(err)
+            continue
+        t, p, o = m.topic(), m.partition(), m.offset()
+        records.append((m.value(), t, p, o))
+        counts[t] = counts.get(t, 0) + 1
+        if o >= top.get((t, p), -1):
+            top[t, p] = o
+    return records, errors, counts, top
+
+
+def unpack(msgs: list[Message]) -> tuple[list[tuple], list[KafkaError], dict[str, int], dict[tuple[str, int], int]]:
+    if _messages is not None and accel.wanted():
+        try:
+            return _messages.unpack(msgs)
+        except TypeError:  # not a list of Messages: the reference decides
+            pass
+    return _unpack_python(msgs)
 
 
 def next_offsets(msgs: list[Message]) -> list[TopicPartition]:

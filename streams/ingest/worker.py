@@ -21,7 +21,7 @@ from streams.aggregate import WindowAggregator, WindowConfig
 from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
 from streams.ingest.routing import DetectFilter
 from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, LATE, SENT
-from streams.runtime import BatchConsumer, Stopper, backoff_delays, gc_paused, next_offsets, sleep_polling
+from streams.runtime import BatchConsumer, Stopper, backoff_delays, gc_paused, sleep_polling
 
 log = logging.getLogger(__name__)
 STAGE = "ingest"
@@ -72,18 +72,18 @@ class IngestWorker:
         # The whole batch, its consumed messages, aggregation and output too; the collector
         # comes back once the batch's objects are freed, so that it never walks them.
         with gc_paused(self.ingestor.cfg.pause_gc):
-            msgs = self.consumer.batch(self.cfg.batch_size, self.cfg.batch_timeout_s)
-            n = len(msgs)
+            records, offsets = self.consumer.records(self.cfg.batch_size, self.cfg.batch_timeout_s)
+            n = len(records)
             if n:
-                self._step(msgs)
-            del msgs
+                self._step(records, offsets)
+            del records
         return n
 
-    def _step(self, msgs: list) -> None:
+    def _step(self, records: list[tuple], offsets: list[TopicPartition]) -> None:
         started = time.perf_counter()
         now = self.clock()
-        out = self._process(msgs, now)
-        self._commit_transaction(out.by_topic, next_offsets(msgs))
+        out = self._process(records, now)
+        self._commit_transaction(out.by_topic, offsets)
         for topic, items in out.by_topic.items():
             SENT.labels(STAGE, topic).inc(len(items))
         for reason, n in out.dropped.items():
@@ -91,12 +91,11 @@ class IngestWorker:
         BATCH_SECONDS.labels(STAGE).observe(time.perf_counter() - started)
         self.batches += 1
 
-    def _process(self, msgs, now: float) -> IngestOutput:
+    def _process(self, records: list[tuple], now: float) -> IngestOutput:
         """Ingest the batch in one call (the redaction pre-check has a per-call cost), then
         aggregate per source partition (watermarks are per partition) and add the closed
         windows' partials and the events rules want to the same output."""
-        out = self.ingestor.process([(m.value(), m.topic(), m.partition(), m.offset()) for m in msgs], now,
-                                    keep_events=True)
+        out = self.ingestor.process(records, now, keep_events=True)
         by_partition: dict[tuple[str, int], list[dict]] = {}
         for ev, origin in zip(out.events, out.event_sources, strict=True):
             part = origin[:2]

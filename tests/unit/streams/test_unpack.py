@@ -1,0 +1,40 @@
+"""The consumed batch unpacked in C (_messages.c) equals the Python reference."""
+
+import pytest
+from confluent_kafka import KafkaError, Message
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams import runtime
+
+pytestmark = pytest.mark.skipif(runtime._messages is None, reason="the _messages C module is not built")
+
+message = st.builds(
+    lambda topic, partition, offset, value, failed: Message(
+        topic=topic, partition=partition, offset=offset, value=value,
+        error=KafkaError(KafkaError._TRANSPORT) if failed else None),
+    st.sampled_from(["raw.logs", "raw.metrics", "r"]), st.integers(0, 3), st.integers(0, 2**40),
+    st.one_of(st.none(), st.binary(max_size=20)), st.booleans() | st.just(False))
+
+
+@given(st.lists(message, max_size=60))
+def test_c_unpacks_a_batch_as_the_reference_does(msgs):
+    records, errors, counts, top = runtime._messages.unpack(msgs)
+    ref_records, ref_errors, ref_counts, ref_top = runtime._unpack_python(msgs)
+    assert records == ref_records and counts == ref_counts and top == ref_top
+    assert [e.code() for e in errors] == [e.code() for e in ref_errors]
+    assert list(top) == list(ref_top)  # the offsets to commit come out in the same order
+
+
+def test_runs_of_one_partition_keep_its_highest_offset():
+    msgs = [Message(topic="t", partition=0, offset=o, value=b"v") for o in (5, 9, 7)]
+    msgs += [Message(topic="t", partition=1, offset=3, value=b"v"), Message(topic="t", partition=0, offset=8)]
+    assert runtime._messages.unpack(msgs)[2:] == ({"t": 5}, {("t", 0): 9, ("t", 1): 3})
+
+
+def test_anything_but_a_list_of_messages_goes_to_the_reference():
+    with pytest.raises(TypeError):
+        runtime._messages.unpack([object()])
+    with pytest.raises(TypeError):
+        runtime._messages.unpack((Message(topic="t"),))
+    assert runtime.unpack([]) == ([], [], {}, {})
