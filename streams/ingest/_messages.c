@@ -1,4 +1,6 @@
-/* streams/runtime.py `_unpack_python` in C: a consumed batch of confluent_kafka Messages
+/* Where a consumed batch's records and events come from, in C.
+
+   streams/runtime.py `_unpack_python` in C: a consumed batch of confluent_kafka Messages
    -> (records, errors, counts, top), equal to the Python reference:
    - records: (value, topic, partition, offset) of each message without an error, in order;
    - errors: the error of each message that has one, in order;
@@ -178,8 +180,49 @@ done:
     return result;
 }
 
+/* streams/ingest/worker.py `_partition_runs_python`: the runs of consecutive events of one
+   (topic, partition) in a batch's event sources, as (topic, partition, start, end). */
+static PyObject *
+partition_runs(PyObject *Py_UNUSED(module), PyObject *sources)
+{
+    if (!PyList_CheckExact(sources)) {
+        PyErr_SetString(PyExc_TypeError, "partition_runs takes a list of source tuples");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(sources);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *src = PyList_GET_ITEM(sources, i);
+        if (!PyTuple_CheckExact(src) || PyTuple_GET_SIZE(src) < 2) {
+            PyErr_SetString(PyExc_TypeError, "partition_runs takes a list of source tuples");
+            return NULL;
+        }
+    }
+    PyObject *runs = PyList_New(0);
+    Py_ssize_t start = 0;
+    for (Py_ssize_t i = 1; runs != NULL && i <= n; i++) {
+        PyObject *first = PyList_GET_ITEM(sources, start);
+        if (i < n) {
+            PyObject *src = PyList_GET_ITEM(sources, i);
+            int same = same_topic(PyTuple_GET_ITEM(src, 0), PyTuple_GET_ITEM(first, 0));
+            if (same > 0)
+                same = PyObject_RichCompareBool(PyTuple_GET_ITEM(src, 1), PyTuple_GET_ITEM(first, 1), Py_EQ);
+            if (same < 0)
+                Py_CLEAR(runs);
+            if (same != 0)
+                continue;
+        }
+        PyObject *run = Py_BuildValue("(OOnn)", PyTuple_GET_ITEM(first, 0), PyTuple_GET_ITEM(first, 1), start, i);
+        if (run == NULL || PyList_Append(runs, run) < 0)
+            Py_CLEAR(runs);
+        Py_XDECREF(run);
+        start = i;
+    }
+    return runs;
+}
+
 static PyMethodDef methods[] = {
     {"unpack", unpack, METH_O, "unpack(msgs): (records, errors, counts, top) of a consumed batch"},
+    {"partition_runs", partition_runs, METH_O, "partition_runs(sources): [(topic, partition, start, end)]"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -18,6 +18,7 @@ from confluent_kafka import KafkaException, Producer, TopicPartition
 from schemas import envelope, packed, source
 from sinks.kafka import KafkaConfig, produce_all
 from streams.aggregate import WindowAggregator, WindowConfig
+from streams.ingest import accel
 from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
 from streams.ingest.routing import DetectFilter
 from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, LATE, SENT
@@ -25,6 +26,25 @@ from streams.runtime import BatchConsumer, Stopper, backoff_delays, gc_paused, s
 
 log = logging.getLogger(__name__)
 STAGE = "ingest"
+_messages = accel.load("_messages")
+
+
+def _partition_runs_python(sources: list[tuple]) -> list[tuple[str, int, int, int]]:
+    """(topic, partition, start, end) of each run of consecutive events from one raw
+    partition: watermarks are per partition, and a batch holds a few long runs."""
+    runs = []
+    start = 0
+    for i in range(1, len(sources) + 1):
+        if i == len(sources) or sources[i][:2] != sources[start][:2]:
+            runs.append((*sources[start][:2], start, i))
+            start = i
+    return runs
+
+
+def partition_runs(sources: list[tuple]) -> list[tuple[str, int, int, int]]:
+    if _messages is not None and accel.wanted():
+        return _messages.partition_runs(sources)
+    return _partition_runs_python(sources)
 
 
 class IngestWorker:
@@ -96,16 +116,10 @@ class IngestWorker:
         aggregate per source partition (watermarks are per partition) and add the closed
         windows' partials and the events rules want to the same output."""
         out = self.ingestor.process(records, now, keep_events=True)
-        by_partition: dict[tuple[str, int], list[dict]] = {}
-        for ev, origin in zip(out.events, out.event_sources, strict=True):
-            part = origin[:2]
-            bucket = by_partition.get(part)
-            if bucket is None:
-                bucket = by_partition[part] = []
-            bucket.append(ev)
+        events = out.events
         left_out: dict[str, int] = {}
-        for part, events in by_partition.items():
-            for reason, _event in self.aggregator.add_batch(events, partition=part):
+        for topic, partition, start, end in partition_runs(out.event_sources):
+            for reason, _event in self.aggregator.add_batch(events[start:end], partition=(topic, partition)):
                 left_out[reason] = left_out.get(reason, 0) + 1
         for reason, n in left_out.items():
             LATE.labels(reason).inc(n)

@@ -1,4 +1,4 @@
-"""The consumed batch unpacked in C (_messages.c) equals the Python reference."""
+"""_messages.c (a consumed batch unpacked, the partition runs of its events) equals the Python references."""
 
 import pytest
 from confluent_kafka import KafkaError, Message
@@ -38,3 +38,14 @@ def test_anything_but_a_list_of_messages_goes_to_the_reference():
     with pytest.raises(TypeError):
         runtime._messages.unpack((Message(topic="t"),))
     assert runtime.unpack([]) == ([], [], {}, {})
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 2), st.integers(0, 9), st.just(0)),
+                max_size=40))
+def test_c_finds_the_partition_runs_the_reference_finds(sources):
+    from streams.ingest import worker
+
+    assert runtime._messages.partition_runs(sources) == worker._partition_runs_python(sources)
+    runs = worker._partition_runs_python(sources)
+    assert [i for _t, _p, a, b in runs for i in range(a, b)] == list(range(len(sources)))
+    assert all(sources[i][:2] == (t, p) for t, p, a, b in runs for i in range(a, b))
