@@ -82,26 +82,31 @@ class Engine:
                 if key not in self.states:
                     self.states[key] = rule.initial_state(group, now)
         alerts: list[Alert] = []
-        for key in list(self.states):
-            rule = self.rules.get(key.split("/", 1)[0])
-            if rule is None:
+        # Tens of thousands of groups (a source address each) may hold state, most of them
+        # of rules whose tick does nothing: those are only checked for idleness.
+        rules = {rule_id: (rule, rule.idle_horizon(), rule.ticks) for rule_id, rule in self.rules.items()}
+        for key, previous in list(self.states.items()):
+            entry = rules.get(key.partition("/")[0])
+            if entry is None:
                 continue
-            horizon = rule.idle_horizon()
+            rule, horizon, ticks = entry
             if horizon is not None:
-                touched = (self.states[key] or {}).get(TOUCHED)
+                touched = (previous or {}).get(TOUCHED)
                 if touched is not None and now - touched > horizon + IDLE_MARGIN_S:
                     # Groups of high-cardinality keys (source IPs, actors) come and go:
                     # without this, state grows with every distinct key ever seen.
                     del self.states[key]
                     continue
+            if not ticks:
+                continue
             try:
-                state, produced = rule.tick(self.states[key], now)
+                state, produced = rule.tick(previous, now)
             except Exception:  # noqa: BLE001 - same isolation as process()
                 if self.strict:
                     raise
                 self.errors[rule.id] += 1
                 continue
-            if produced or state != self.states[key]:
+            if produced or state != previous:
                 self.states[key] = state
             alerts.extend(produced)
         return alerts

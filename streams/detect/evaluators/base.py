@@ -223,6 +223,12 @@ class CompiledRule:
     def on_tick(self, state: State, now: float) -> list[Alert]:
         return []
 
+    @property
+    def ticks(self) -> bool:
+        """Whether `tick` can change a state or raise an alert: False for a rule that
+        only reacts to items (its on_tick is this one), whose states a tick can skip."""
+        return type(self).on_tick is not CompiledRule.on_tick
+
     def idle_horizon(self) -> float | None:
         """Seconds after which a group's state, untouched, can no longer matter (so the
         engine drops it); None: keep it (baselines, dead-man checks, windows)."""

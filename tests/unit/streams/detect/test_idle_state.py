@@ -56,3 +56,19 @@ def test_an_item_that_changes_nothing_writes_no_state():
         engine.process(_failed_login("198.51.100.7", t0 + 2 + i), t0 + 2 + i)
     fired = engine.process({**success, "ts": t0 + 10}, t0 + 10)
     assert [a["rule_id"] for a in fired] == ["security.success_after_failures"]
+
+
+def test_a_tick_leaves_the_states_of_rules_without_timed_work_alone():
+    rules = load_rules(default_rules_path())
+    ticking = {r.id for r in rules if r.ticks}
+    assert "security.ssh_brute_force" not in ticking and "security.success_after_failures" not in ticking
+    assert {r.kind for r in rules if r.ticks} >= {"absence", "threshold", "canary"}
+    states = _CountingStates()
+    engine = Engine([r for r in rules if r.id == "security.ssh_brute_force"], states=states, strict=True)
+    t0 = 1_800_000_000.0
+    for i in range(20):
+        engine.process(_failed_login(f"198.51.100.{i}", t0), t0)
+    writes, before = states.writes, dict(states)
+    for rule in engine.rules.values():  # a tick that visited its states would raise
+        rule.on_tick = None
+    assert engine.tick(t0 + 60) == [] and states == before and states.writes == writes

@@ -61,6 +61,7 @@ def test_reads_see_pending_writes_and_deletes():
     states["c"] = {"n": 3}
     assert states["a"] == {"n": 10} and states.get("b") is None and "b" not in states and "c" in states
     assert sorted(states) == ["a", "c"] and len(states) == 2
+    assert sorted(states.items()) == [("a", {"n": 10}), ("c", {"n": 3})]
     with pytest.raises(KeyError):
         del states["b"]
     assert table.data.keys() == {"a", "b"}  # nothing reached the table yet
