@@ -34,11 +34,22 @@ def rows_per_table(sql: SqlClient, cluster: str) -> dict[str, int]:
     return out
 
 
-def landed(sql: SqlClient, cluster: str) -> int:
-    """Rows of this cluster across the event tables (progress and drain checks)."""
-    parts = " UNION ALL ".join(
-        f"SELECT count() AS c FROM {sql.database}.{t} WHERE _cluster = '{cluster}'" for t in EVENT_TABLES)
+def landed(sql: SqlClient, cluster: str, alone: bool = False) -> int:
+    """Rows of this cluster across the event tables (progress and drain checks).
+    alone: the tables hold no other cluster's rows (see `alone`), so every row counts and
+    ClickHouse answers from its parts' row counts instead of scanning `_cluster` (45 ms
+    of the sink's CPU at 3.5 M rows, every progress line of a demo)."""
+    where = "" if alone else f" WHERE _cluster = '{cluster}'"
+    parts = " UNION ALL ".join(f"SELECT count() AS c FROM {sql.database}.{t}{where}" for t in EVENT_TABLES)
     return int(sql.scalar(f"SELECT sum(c) FROM ({parts})") or 0)
+
+
+def alone(sql: SqlClient, cluster: str) -> bool:
+    """Whether the event tables hold rows of this cluster only. Checked once when a run
+    starts: only its own sink writes the tables while it runs."""
+    parts = " UNION ALL ".join(
+        f"SELECT count() AS c FROM {sql.database}.{t} WHERE _cluster != '{cluster}'" for t in EVENT_TABLES)
+    return not int(sql.scalar(f"SELECT sum(c) FROM ({parts})") or 0)
 
 
 def duplicates(sql: SqlClient, cluster: str) -> int:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from schemas.errors import RetryableSinkError
 from sluice import summary
 from sluice.settings import Settings
-from sluice.sqlclient import SqlClient
 from sluice.stack import Stack
 
 
@@ -17,16 +16,17 @@ class DrainTimeout(RuntimeError):
     pass
 
 
-def wait_drained(sql: SqlClient, cluster: str, expected: int, stall_timeout: float, stack: Stack,
+def wait_drained(landed: Callable[[], int], expected: int, stall_timeout: float, stack: Stack,
                  report: Callable[[int], None]) -> int:
-    """Wait until `expected` rows landed; give up only when nothing lands for
-    `stall_timeout` seconds (a long backlog that keeps moving is not an error)."""
+    """Wait until `landed()` (rows counted in ClickHouse, sluice.summary.landed) reaches
+    `expected`; give up only when nothing lands for `stall_timeout` seconds (a long
+    backlog that keeps moving is not an error)."""
     seen = -1
     last_progress = time.monotonic()
     while True:
         stack.supervise()
         try:
-            now_seen = summary.landed(sql, cluster)
+            now_seen = landed()
         except RetryableSinkError:  # the sink is restarting: its SQL endpoint is back shortly
             now_seen = max(seen, 0)
         report(now_seen)

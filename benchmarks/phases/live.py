@@ -26,6 +26,7 @@ class LiveStack:
         self.monitor = monitor
         self.sql: SqlClient | None = None
         self.cluster = ""
+        self.alone = False
         self.startup_s = 0.0
 
     @property
@@ -38,6 +39,7 @@ class LiveStack:
         self.monitor.watch_stack(self.stack)
         self.sql = SqlClient(self.settings, self.stack.sql_url)
         self.cluster = kafka_cluster_id(self.settings.kafka)
+        self.alone = summary.alone(self.sql, self.cluster)
         self.startup_s = time.monotonic() - started
         self.report(f"  stack up in {self.startup_s:.1f}s: broker {self.kafka.bootstrap_servers}, "
                     f"SQL {self.stack.sql_url}, stages {', '.join(c.name for c in self.stack.children)}; "
@@ -45,7 +47,7 @@ class LiveStack:
         return self
 
     def landed(self) -> int:
-        return summary.landed(self.sql, self.cluster)
+        return summary.landed(self.sql, self.cluster, self.alone)
 
     def warm_up(self, pub: Publisher, source: SyntheticSource, n: int = 2000, timeout: float = 120.0) -> int:
         """Publish a few records and wait until they landed: both consumer groups have

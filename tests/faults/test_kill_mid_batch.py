@@ -55,7 +55,7 @@ def test_sigkill_of_sink_and_ingest_mid_stream_loses_and_duplicates_nothing(tmp_
         sender.join()
         pub.flush()
         assert pub.stats.failed == 0
-        wait_drained(sql, cluster, pub.stats.acked, 120, stack, lambda _n: None)
+        wait_drained(lambda: summary.landed(sql, cluster), pub.stats.acked, 120, stack, lambda _n: None)
         time.sleep(2)  # anything duplicated would arrive right after the last batch
         acked = tmp_path / "acked.tsv"
         acked.write_bytes(b"\n".join(pub.acked_ids) + b"\n")

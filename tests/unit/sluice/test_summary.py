@@ -28,3 +28,18 @@ def test_duplicate_report_names_the_offsets_of_both_copies(tmp_path):
         assert summary.duplicates(sql, "other-cluster") == 0
     finally:
         sql.close()
+
+
+def test_landed_counts_a_clusters_rows_and_skips_the_filter_only_when_alone(tmp_path):
+    sql = SqlClient(load_settings(data_dir=tmp_path))
+    try:
+        assert summary.alone(sql, "c1") and summary.landed(sql, "c1", alone=True) == 0
+        ids = [f"0190a000-0000-7000-8000-{i:012d}" for i in range(3)]
+        _log_rows(sql, [(ids[0], 0, 10), (ids[1], 0, 11)])
+        assert summary.alone(sql, "c1") and summary.landed(sql, "c1", alone=True) == summary.landed(sql, "c1") == 2
+        _log_rows(sql, [(ids[2], 0, 12)])
+        sql.query(f"ALTER TABLE {sql.database}.logs UPDATE _cluster = 'c0' WHERE _offset = 12 "
+                  "SETTINGS mutations_sync = 1")
+        assert not summary.alone(sql, "c1") and summary.landed(sql, "c1") == 2
+    finally:
+        sql.close()
