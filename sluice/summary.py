@@ -36,7 +36,7 @@ def rows_per_table(sql: SqlClient, cluster: str) -> dict[str, int]:
 
 def landed(sql: SqlClient, cluster: str, alone: bool = False) -> int:
     """Rows of this cluster across the event tables (progress and drain checks).
-    alone: the tables hold no other cluster's rows (see `alone`), so every row counts and
+    alone: the tables hold no other cluster's rows (`alone()`), so every row counts and
     ClickHouse answers from its parts' row counts instead of scanning `_cluster` (45 ms
     of the sink's CPU at 3.5 M rows, every progress line of a demo)."""
     where = "" if alone else f" WHERE _cluster = '{cluster}'"

@@ -44,8 +44,9 @@ def wait_drained(landed: Callable[[], int], expected: int, stall_timeout: float,
 
 def drain_poll_s(left: int, rate: float) -> float:
     """How long to wait before counting again: half the time the rows left need at the
-    rate they land, within [0.25, 2] s. The count scans every stored row of the run,
-    which a fixed half-second poll made a tenth of the sink's work while it drained."""
+    rate they land, within [0.25, 2] s. A count filtered by cluster scans every stored
+    row of the run, which a fixed half-second poll made a tenth of the sink's work while
+    it drained."""
     if rate <= 0:
         return 0.5
     return min(2.0, max(0.25, 0.5 * left / rate))
