@@ -266,20 +266,6 @@ key_of(Sink *k, PyObject *tenant, PyObject *service)
     return key;
 }
 
-/* Whether a topic or partition is the one of a remembered source reference: consumers
-   hand out a new str per record, so identity alone rarely holds. */
-static int
-same(PyObject *a, PyObject *b)
-{
-    if (a == b)
-        return 1;
-    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b))
-        return PyUnicode_Compare(a, b) == 0;
-    if (PyLong_CheckExact(a) && PyLong_CheckExact(b))
-        return PyObject_RichCompareBool(a, b, Py_EQ) == 1;
-    return 0;
-}
-
 /* source.ref(topic, partition, offset, index): offset and index big-endian (8 + 4
    bytes), then the raw partition's name; the Python form for whatever is unusual. */
 static PyObject *
@@ -287,7 +273,7 @@ source_reference(Sink *k, PyObject *topic, PyObject *partition, PyObject *offset
 {
     PyObject *head = NULL;
     int slot = partition_slot(partition, NHEADS);
-    if (k->head[slot] != NULL && same(topic, k->head_topic[slot]) && same(partition, k->head_partition[slot]))
+    if (k->head[slot] != NULL && same_coordinate(topic, k->head_topic[slot]) && same_coordinate(partition, k->head_partition[slot]))
         head = k->head[slot];
     else if (PyUnicode_CheckExact(topic) && PyLong_CheckExact(partition)) {
         PyObject *key = PyTuple_Pack(2, topic, partition);

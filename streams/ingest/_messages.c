@@ -12,6 +12,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "_shared.h"
+
 static PyTypeObject *message_type;
 static PyObject *m_error, *m_value, *m_topic, *m_partition, *m_offset;
 
@@ -56,17 +58,6 @@ add_count(PyObject *counts, PyObject *topic, long n)
     return rc;
 }
 
-/* 1 when a and b are the same topic, 0 when not, -1 on error */
-static int
-same_topic(PyObject *a, PyObject *b)
-{
-    if (a == b)
-        return 1;
-    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b))
-        return PyUnicode_Compare(a, b) == 0;
-    return PyObject_RichCompareBool(a, b, Py_EQ);
-}
-
 /* A run of messages of one (topic, partition), as a batch holds them: its count and
    highest offset go into `counts` and `top` once, when the run ends. */
 typedef struct {
@@ -94,16 +85,7 @@ end_run(Run *run, PyObject *counts, PyObject *top)
 static int
 add_to_run(Run *run, PyObject *topic, PyObject *partition, PyObject *offset, PyObject *counts, PyObject *top)
 {
-    int same = 0;
-    if (run->topic != NULL) {
-        /* each message has its own topic object: compare the text */
-        same = same_topic(topic, run->topic);
-        if (same > 0)
-            same = PyObject_RichCompareBool(partition, run->partition, Py_EQ);
-        if (same < 0)
-            return -1;
-    }
-    if (!same) {
+    if (run->topic == NULL || !same_coordinate(topic, run->topic) || !same_coordinate(partition, run->partition)) {
         if (end_run(run, counts, top) < 0)
             return -1;
         Py_INCREF(topic);
@@ -181,7 +163,9 @@ done:
 }
 
 /* streams/ingest/worker.py `_partition_runs_python`: the runs of consecutive events of one
-   (topic, partition) in a batch's event sources, as (topic, partition, start, end). */
+   (topic, partition) in a batch's event sources, as (topic, partition, start, end). The
+   same runs for str topics and int partitions, as consumers give; equal values of other
+   types may start a new run (of the same partition), which aggregates the same. */
 static PyObject *
 partition_runs(PyObject *Py_UNUSED(module), PyObject *sources)
 {
@@ -203,12 +187,8 @@ partition_runs(PyObject *Py_UNUSED(module), PyObject *sources)
         PyObject *first = PyList_GET_ITEM(sources, start);
         if (i < n) {
             PyObject *src = PyList_GET_ITEM(sources, i);
-            int same = same_topic(PyTuple_GET_ITEM(src, 0), PyTuple_GET_ITEM(first, 0));
-            if (same > 0)
-                same = PyObject_RichCompareBool(PyTuple_GET_ITEM(src, 1), PyTuple_GET_ITEM(first, 1), Py_EQ);
-            if (same < 0)
-                Py_CLEAR(runs);
-            if (same != 0)
+            if (same_coordinate(PyTuple_GET_ITEM(src, 0), PyTuple_GET_ITEM(first, 0)) &&
+                same_coordinate(PyTuple_GET_ITEM(src, 1), PyTuple_GET_ITEM(first, 1)))
                 continue;
         }
         PyObject *run = Py_BuildValue("(OOnn)", PyTuple_GET_ITEM(first, 0), PyTuple_GET_ITEM(first, 1), start, i);

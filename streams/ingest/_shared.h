@@ -1,5 +1,5 @@
-/* Helpers the ingest accelerators share (_jsonlog.c, _hotloop.c, _eventjson.c): one copy
- * of each, included by each module (every module is its own extension). */
+/* Helpers the ingest accelerators share (_jsonlog.c, _hotloop.c, _eventjson.c, _messages.c):
+ * one copy of each, included by each module (every module is its own extension). */
 #ifndef SLUICE_SHARED_H
 #define SLUICE_SHARED_H
 
@@ -42,6 +42,20 @@ partition_slot(PyObject *partition, int n)
     if (number == -1 && PyErr_Occurred())
         PyErr_Clear();
     return (int)((unsigned long)number % (unsigned long)n);
+}
+
+/* Whether two topics (or two partitions) are the same: consumers hand out a new str per
+   record, so identity alone rarely holds. 0 for anything but an exact str or int. */
+static inline int
+same_coordinate(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b))
+        return PyUnicode_Compare(a, b) == 0;
+    if (PyLong_CheckExact(a) && PyLong_CheckExact(b))
+        return PyObject_RichCompareBool(a, b, Py_EQ) == 1;
+    return 0;
 }
 
 #endif
