@@ -77,22 +77,13 @@ class BatchConsumer:
         if self._on_revoke:
             self._on_revoke(partitions)
 
-    def batch(self, max_messages: int, timeout: float) -> list[Message]:
+    def batch(self, max_messages: int, timeout: float) -> tuple[list[Message], list[TopicPartition]]:
+        """A batch of good messages, and the offsets to commit after it."""
         msgs = self.consumer.consume(max_messages, timeout)
         if not msgs:
-            return msgs
-        good = [m for m in msgs if m.error() is None]
-        if len(good) != len(msgs):
-            for m in msgs:
-                err = m.error()
-                if err is not None:
-                    self._broker_error(err)
-        counts: dict[str, int] = {}
-        for m in good:
-            t = m.topic()
-            counts[t] = counts.get(t, 0) + 1
-        self._count(counts)
-        return good
+            return [], []
+        records, offsets = self._take(msgs)
+        return (msgs if len(records) == len(msgs) else [m for m in msgs if m.error() is None]), offsets
 
     def records(self, max_messages: int, timeout: float) -> tuple[list[tuple], list[TopicPartition]]:
         """A batch as (value, topic, partition, offset) records, and the offsets to
@@ -100,18 +91,20 @@ class BatchConsumer:
         msgs = self.consumer.consume(max_messages, timeout)
         if not msgs:
             return [], []
+        return self._take(msgs)
+
+    def _take(self, msgs: list[Message]) -> tuple[list[tuple], list[TopicPartition]]:
+        """Records and commit offsets of a consumed batch; its broker errors surfaced and
+        its messages counted."""
         records, errors, counts, top = unpack(msgs)
         for err in errors:
             self._broker_error(err)
-        self._count(counts)
-        return records, [TopicPartition(t, p, o + 1) for (t, p), o in top.items()]
-
-    def _count(self, counts: dict[str, int]) -> None:
         for t, n in counts.items():
             counter = self._received.get(t)
             if counter is None:
                 counter = self._received[t] = RECEIVED.labels(self.stage, t)
             counter.inc(n)
+        return records, [TopicPartition(t, p, o + 1) for (t, p), o in top.items()]
 
     def _broker_error(self, err: KafkaError) -> None:
         ERRORS.labels(self.stage, "broker").inc()
@@ -134,7 +127,7 @@ def _unpack_python(msgs: list[Message]) -> tuple[list[tuple], list[KafkaError], 
                                                    dict[tuple[str, int], int]]:
     """(value, topic, partition, offset) of each message without an error, the errors,
     such messages per topic, and per (topic, partition) the highest offset. The
-    reference of _messages.c, which the ingest worker's 10,000-message batches use."""
+    reference of _messages.c `unpack`, which the ingest worker's 10,000-message batches use."""
     records, errors, counts, top = [], [], {}, {}
     for m in msgs:
         err = m.error()
@@ -149,24 +142,36 @@ def _unpack_python(msgs: list[Message]) -> tuple[list[tuple], list[KafkaError], 
     return records, errors, counts, top
 
 
-def unpack(msgs: list[Message]) -> tuple[list[tuple], list[KafkaError], dict[str, int], dict[tuple[str, int], int]]:
+def _partition_runs_python(sources: list[tuple]) -> list[tuple[str, int, int, int]]:
+    """(topic, partition, start, end) of each run of consecutive events from one raw
+    partition (sources: an IngestOutput's event_sources): watermarks are per partition,
+    and a batch holds a few long runs. The reference of _messages.c `partition_runs`."""
+    runs = []
+    start = 0
+    for i in range(1, len(sources) + 1):
+        if i == len(sources) or sources[i][:2] != sources[start][:2]:
+            runs.append((*sources[start][:2], start, i))
+            start = i
+    return runs
+
+
+def _accelerated(name: str, reference: Callable, arg):
+    """_messages.<name>(arg) where built and wanted; the reference otherwise, and for
+    input the C function does not take (it raises TypeError before doing anything)."""
     if _messages is not None and accel.wanted():
         try:
-            return _messages.unpack(msgs)
-        except TypeError:  # not a list of Messages: the reference decides
+            return getattr(_messages, name)(arg)
+        except TypeError:
             pass
-    return _unpack_python(msgs)
+    return reference(arg)
 
 
-def next_offsets(msgs: list[Message]) -> list[TopicPartition]:
-    """Offsets to commit after `msgs`: per partition, the highest offset + 1."""
-    top: dict[tuple[str, int], int] = {}
-    for m in msgs:
-        key = (m.topic(), m.partition())
-        off = m.offset()
-        if off >= top.get(key, -1):
-            top[key] = off
-    return [TopicPartition(t, p, o + 1) for (t, p), o in top.items()]
+def unpack(msgs: list[Message]) -> tuple[list[tuple], list[KafkaError], dict[str, int], dict[tuple[str, int], int]]:
+    return _accelerated("unpack", _unpack_python, msgs)
+
+
+def partition_runs(sources: list[tuple]) -> list[tuple[str, int, int, int]]:
+    return _accelerated("partition_runs", _partition_runs_python, sources)
 
 
 def backoff_delays(base: float = 0.2, cap: float = 10.0):

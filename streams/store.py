@@ -34,7 +34,7 @@ from sinks.clickhouse.sink import dedup_token
 from sinks.kafka import KafkaConfig, kafka_cluster_id
 from streams.aggregate.clickhouse import partials_to_columns, rollup_insert_templates
 from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, REPLAYED, SENT
-from streams.runtime import BatchConsumer, Stopper, backoff_delays, gc_paused, next_offsets, sleep_polling
+from streams.runtime import BatchConsumer, Stopper, backoff_delays, gc_paused, sleep_polling
 
 log = logging.getLogger(__name__)
 STAGE = "store"
@@ -112,13 +112,13 @@ class StoreWorker:
 
     def step(self) -> int:
         assert self.consumer is not None, "start() first"
-        msgs = self.consumer.batch(self.cfg.batch_size, self.cfg.batch_timeout_s)
+        msgs, offsets = self.consumer.batch(self.cfg.batch_size, self.cfg.batch_timeout_s)
         if not msgs:
             return 0
         started = time.perf_counter()
         with gc_paused():  # a batch's columns hold no reference cycles (streams/runtime.py)
             self._write_batch(msgs)
-        self.consumer.commit(next_offsets(msgs))
+        self.consumer.commit(offsets)
         BATCH_SECONDS.labels(STAGE).observe(time.perf_counter() - started)
         return len(msgs)
 

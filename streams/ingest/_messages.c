@@ -162,7 +162,7 @@ done:
     return result;
 }
 
-/* streams/ingest/worker.py `_partition_runs_python`: the runs of consecutive events of one
+/* streams/runtime.py `_partition_runs_python`: the runs of consecutive events of one
    (topic, partition) in a batch's event sources, as (topic, partition, start, end). The
    same runs for str topics and int partitions, as consumers give; equal values of other
    types may start a new run (of the same partition), which aggregates the same. */

@@ -18,33 +18,13 @@ from confluent_kafka import KafkaException, Producer, TopicPartition
 from schemas import envelope, packed, source
 from sinks.kafka import KafkaConfig, produce_all
 from streams.aggregate import WindowAggregator, WindowConfig
-from streams.ingest import accel
 from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
 from streams.ingest.routing import DetectFilter
 from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, LATE, SENT
-from streams.runtime import BatchConsumer, Stopper, backoff_delays, gc_paused, sleep_polling
+from streams.runtime import BatchConsumer, Stopper, backoff_delays, gc_paused, partition_runs, sleep_polling
 
 log = logging.getLogger(__name__)
 STAGE = "ingest"
-_messages = accel.load("_messages")
-
-
-def _partition_runs_python(sources: list[tuple]) -> list[tuple[str, int, int, int]]:
-    """(topic, partition, start, end) of each run of consecutive events from one raw
-    partition: watermarks are per partition, and a batch holds a few long runs."""
-    runs = []
-    start = 0
-    for i in range(1, len(sources) + 1):
-        if i == len(sources) or sources[i][:2] != sources[start][:2]:
-            runs.append((*sources[start][:2], start, i))
-            start = i
-    return runs
-
-
-def partition_runs(sources: list[tuple]) -> list[tuple[str, int, int, int]]:
-    if _messages is not None and accel.wanted():
-        return _messages.partition_runs(sources)
-    return _partition_runs_python(sources)
 
 
 class IngestWorker:

@@ -14,7 +14,7 @@ message = st.builds(
         topic=topic, partition=partition, offset=offset, value=value,
         error=KafkaError(KafkaError._TRANSPORT) if failed else None),
     st.sampled_from(["raw.logs", "raw.metrics", "r"]), st.integers(0, 3), st.integers(0, 2**40),
-    st.one_of(st.none(), st.binary(max_size=20)), st.booleans() | st.just(False))
+    st.one_of(st.none(), st.binary(max_size=20)), st.booleans())
 
 
 @given(st.lists(message, max_size=60))
@@ -35,17 +35,18 @@ def test_runs_of_one_partition_keep_its_highest_offset():
 def test_anything_but_a_list_of_messages_goes_to_the_reference():
     with pytest.raises(TypeError):
         runtime._messages.unpack([object()])
+    msgs = (Message(topic="t", partition=0, offset=4, value=b"v"),)
     with pytest.raises(TypeError):
-        runtime._messages.unpack((Message(topic="t"),))
+        runtime._messages.unpack(msgs)
+    assert runtime.unpack(msgs) == ([(b"v", "t", 0, 4)], [], {"t": 1}, {("t", 0): 4})
     assert runtime.unpack([]) == ([], [], {}, {})
+    assert runtime.partition_runs((("t", 0, 4, 0),)) == [("t", 0, 0, 1)]
 
 
 @given(st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 2), st.integers(0, 9), st.just(0)),
                 max_size=40))
 def test_c_finds_the_partition_runs_the_reference_finds(sources):
-    from streams.ingest import worker
-
-    assert runtime._messages.partition_runs(sources) == worker._partition_runs_python(sources)
-    runs = worker._partition_runs_python(sources)
+    assert runtime._messages.partition_runs(sources) == runtime._partition_runs_python(sources)
+    runs = runtime._partition_runs_python(sources)
     assert [i for _t, _p, a, b in runs for i in range(a, b)] == list(range(len(sources)))
     assert all(sources[i][:2] == (t, p) for t, p, a, b in runs for i in range(a, b))
