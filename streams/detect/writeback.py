@@ -51,17 +51,12 @@ class WriteBack(MutableMapping):
         return key in self.table if value is _MISSING else value is not _DELETED
 
     def __iter__(self) -> Iterator[str]:
-        changed = self.changed
-        for key in list(self.table):
-            if key not in changed:
-                yield key
-        for key, value in list(changed.items()):
-            if value is not _DELETED:
-                yield key
+        for key, _ in self.items():
+            yield key
 
     def items(self) -> Iterator[tuple[str, dict]]:
-        """(key, state) of every key, read in one pass over the table (the timer visits
-        every group; a look-up per key through the faust table costs several times more)."""
+        """(key, state) of every key, in one pass over the table: the timer visits every
+        group, and a look-up per key would go through the faust table's methods."""
         changed = self.changed
         for key, value in list(self.table.items()):
             if key not in changed:
