@@ -273,7 +273,8 @@ source_reference(Sink *k, PyObject *topic, PyObject *partition, PyObject *offset
 {
     PyObject *head = NULL;
     int slot = partition_slot(partition, NHEADS);
-    if (k->head[slot] != NULL && same_coordinate(topic, k->head_topic[slot]) && same_coordinate(partition, k->head_partition[slot]))
+    if (k->head[slot] != NULL && same_coordinate(topic, k->head_topic[slot]) &&
+        same_coordinate(partition, k->head_partition[slot]))
         head = k->head[slot];
     else if (PyUnicode_CheckExact(topic) && PyLong_CheckExact(partition)) {
         PyObject *key = PyTuple_Pack(2, topic, partition);
