@@ -182,7 +182,10 @@ class StoreWorker:
         if stream in VALIDATED:
             batch = self._drop_invalid(topic, VALIDATED[stream], batch)
         try:
-            self._insert(TABLES[stream].table, partial(self.sink.write, stream, batch, dedup_token(self.cluster_id, topic, ranges)))
+            # every record invalid: all dead-lettered, and ClickHouse refuses an insert of no rows
+            if batch["raw"]:
+                self._insert(TABLES[stream].table,
+                             partial(self.sink.write, stream, batch, dedup_token(self.cluster_id, topic, ranges)))
         except SinkError as exc:
             if exc.retryable:
                 raise

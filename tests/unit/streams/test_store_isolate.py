@@ -56,3 +56,21 @@ def test_a_refused_event_of_a_packed_record_is_dead_lettered_alone():
     tokens = [token for _, _, token in sink.inserts]
     assert len(set(tokens)) == len(tokens)
     assert store.stored[("sluice.logs", 2)] == 40
+
+
+def test_a_batch_of_only_invalid_deployments_is_dead_lettered_without_an_empty_insert():
+    """All records of a validated topic invalid: before, the store handed ClickHouse an
+    insert of no rows, which it refuses, and the bisection of nothing crashed the sink."""
+    sink = _Sink()
+    store = StoreWorker(KafkaConfig(bootstrap_servers="127.0.0.1:9"), StoreConfig(), sink)
+    store.consumer = SimpleNamespace(consumer=None)
+    store.cluster_id = "c1"
+    bad = [_Msg("sluice.deployments", 0, 7 + i, b"ledger", value, None)
+           for i, value in enumerate((b'{"kind": "deployment", "service": "ledger"}', b'[{"kind": "deployment"}]'))]
+    store._write_batch(bad)
+
+    assert [stream for stream, _, _ in sink.inserts] == ["dlq", "dlq"]
+    letters = [orjson.loads(raw) for _, raws, _ in sink.inserts for raw in raws]
+    assert [(d["reason"], d["kind"], d["source_offset"]) for d in letters] == [
+        ("schema_violation", "deployments", 7), ("schema_violation", "deployments", 8)]
+    assert store.stored[("sluice.deployments", 0)] == 8
