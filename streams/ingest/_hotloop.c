@@ -971,7 +971,10 @@ add_failure(PyObject **failures, PyObject *failure_of)
 }
 
 /* The event of one decoded record (Decoded: kind, fields, attributes, labels), as
-   `Ingestor._generic` builds it, and its destination topic (borrowed). */
+   `Ingestor._generic` builds it, and its destination topic (borrowed). Fields may be
+   the JSON bytes of an object (an element of a JSON array record, no attributes or
+   labels): NotImplemented when the bytes road does not build it, for the caller to
+   call again with the parsed dict. */
 static PyObject *
 decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, PyObject *partition,
               PyObject *offset, PyObject *index, unsigned char flag, PyObject **dest, const Road **road)
@@ -992,7 +995,11 @@ decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, P
     if (*road == &b->roads[R_LOG]) {
         PyObject *a[8] = {fields, b->observed, topic, partition, offset, Py_False, attributes, index};
         ev = PyObject_Vectorcall(maker_of(b, *road, flag), a, 8, NULL);
-        if (ev == Py_None) {
+        if (ev == Py_None && PyBytes_CheckExact(fields)) {
+            Py_DECREF(ev); /* an OTLP batch of logs as an element: its dict takes the way below */
+            ev = Py_NewRef(Py_NotImplemented);
+        }
+        else if (ev == Py_None) {
             Py_DECREF(ev);
             PyObject *coords = PyTuple_Pack(4, topic, partition, offset, index);
             if (coords == NULL)
@@ -1112,6 +1119,176 @@ text_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
     return r;
 }
 
+static int
+json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The elements of a JSON array record that holds objects only, `[{...}, {...}]`, as
+   a list of their bytes; NULL without an error when the record is not that, or not
+   within 1..max elements: the Python path decodes it and says why. Only the nesting
+   and the strings are followed here; each element's own validity is its parser's. */
+static PyObject *
+array_elements(PyObject *value, Py_ssize_t max)
+{
+    const char *s = PyBytes_AS_STRING(value);
+    Py_ssize_t n = PyBytes_GET_SIZE(value), p = 1;
+    PyObject *elements = PyList_New(0);
+    if (elements == NULL)
+        return NULL;
+    for (;;) {
+        while (p < n && json_space(s[p]))
+            p++;
+        if (p >= n || s[p] != '{' || PyList_GET_SIZE(elements) >= max)
+            break;
+        Py_ssize_t start = p, depth = 0;
+        for (; p < n; p++) {
+            char c = s[p];
+            if (c == '"') {
+                for (p++; p < n && s[p] != '"'; p++)
+                    if (s[p] == '\\')
+                        p++;
+            }
+            else if (c == '{' || c == '[')
+                depth++;
+            else if ((c == '}' || c == ']') && --depth == 0)
+                break;
+        }
+        if (p >= n)
+            break;
+        PyObject *element = PyBytes_FromStringAndSize(s + start, ++p - start);
+        if (element == NULL || PyList_Append(elements, element) < 0) {
+            Py_XDECREF(element);
+            Py_DECREF(elements);
+            return NULL;
+        }
+        Py_DECREF(element);
+        while (p < n && json_space(s[p]))
+            p++;
+        if (p < n && s[p] == ',') {
+            p++;
+            continue;
+        }
+        if (p < n && s[p] == ']') {
+            for (p++; p < n && json_space(s[p]); p++)
+                ;
+            if (p == n)
+                return elements;
+        }
+        break;
+    }
+    Py_DECREF(elements);
+    return NULL;
+}
+
+/* The event of an array element (bytes), from its bytes or else its parsed dict;
+   NotImplemented when the element is not JSON (the record then is no JSON array: the
+   Python path reads it as text). NULL with an error: the element failed. */
+static PyObject *
+element_event(Batch *b, PyObject *element, PyObject *stream_kind, PyObject *topic, PyObject *partition,
+              PyObject *offset, PyObject *index, unsigned char flag, PyObject **dest, const Road **road)
+{
+    PyObject *rec = PyTuple_Pack(4, Py_None, element, Py_None, Py_None), *ev;
+    if (rec == NULL)
+        return NULL;
+    ev = b->reads_bytes ? decoded_event(b, rec, stream_kind, topic, partition, offset, index, flag, dest, road)
+                        : Py_NewRef(Py_NotImplemented);
+    Py_DECREF(rec);
+    if (ev != Py_NotImplemented)
+        return ev;
+    Py_DECREF(ev);
+    PyObject *d = PyObject_CallOneArg(loads, element);
+    if (d == NULL) {
+        if (!PyErr_ExceptionMatches(json_error))
+            return NULL;
+        PyErr_Clear();
+        return Py_NewRef(Py_NotImplemented);
+    }
+    rec = PyTuple_Pack(4, Py_None, d, Py_None, Py_None);
+    Py_DECREF(d);
+    if (rec == NULL)
+        return NULL;
+    ev = decoded_event(b, rec, stream_kind, topic, partition, offset, index, flag, dest, road);
+    Py_DECREF(rec);
+    return ev;
+}
+
+/* A JSON array of objects (`Ingestor._generic` on what jsonlog.decode gives: one
+   event per object, its index its place). Every element is built before any is
+   delivered, since an element that is not JSON makes the whole record text (the
+   Python path's verdict), which must leave nothing delivered. 1 when the Python path
+   must take it, 0 when handled, -1 on an error to raise. */
+static int
+json_array_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyObject *offset,
+                  PyObject *route, unsigned char flag)
+{
+    PyObject *elements = array_elements(value, b->max_events);
+    if (elements == NULL)
+        return PyErr_Occurred() ? -1 : 1;
+    Py_ssize_t n = PyList_GET_SIZE(elements), built = 0;
+    /* per element: its event (the only reference: a fields-mode tuple must have no
+       other), destination and road; or, for an element that failed, its failure */
+    PyObject **evs = PyMem_Calloc((size_t)n, sizeof(PyObject *)), **dests = PyMem_Calloc((size_t)n, sizeof(PyObject *));
+    const Road **roads = PyMem_Calloc((size_t)n, sizeof(Road *));
+    PyObject *failures = NULL;
+    int r = evs == NULL || dests == NULL || roads == NULL ? -1 : 0;
+    if (r < 0)
+        PyErr_NoMemory();
+    for (; r == 0 && built < n; built++) {
+        PyObject *index = PyLong_FromSsize_t(built), *ev = NULL;
+        if (index != NULL)
+            ev = element_event(b, PyList_GET_ITEM(elements, built), PyTuple_GET_ITEM(route, 2), topic, partition,
+                               offset, index, flag, &dests[built], &roads[built]);
+        Py_XDECREF(index);
+        if (ev == Py_NotImplemented) {
+            Py_DECREF(ev);
+            r = 1;
+        }
+        else if (ev == NULL) {
+            PyObject *exc = index == NULL ? NULL : caught();
+            evs[built] = exc == NULL ? NULL : PyObject_CallOneArg(b->failure_of, exc);
+            Py_XDECREF(exc);
+            if (evs[built] == NULL)
+                r = -1;
+            roads[built] = NULL; /* evs[built] is the failure */
+        }
+        else
+            evs[built] = ev;
+    }
+    for (Py_ssize_t i = 0; r == 0 && i < n; i++) {
+        int ok = roads[i] != NULL;
+        if (ok) {
+            PyObject *index = PyLong_FromSsize_t(i);
+            ok = index != NULL
+                 && deliver_built(b, roads[i], evs[i], flag, NULL, dests[i], topic, partition, offset, index) == 0;
+            Py_XDECREF(index);
+            if (!ok && add_failure(&failures, b->failure_of) < 0)
+                r = -1;
+        }
+        else if ((failures == NULL && (failures = PyList_New(0)) == NULL) || PyList_Append(failures, evs[i]) < 0)
+            r = -1;
+    }
+    if (r == 0 && failures != NULL) {
+        PyObject *count = PyLong_FromSsize_t(n), *done = NULL;
+        if (count != NULL)
+            done = PyObject_CallMethodObjArgs(b->ingestor, s_settle, b->out, failures, count, value, topic,
+                                              partition, offset, PyTuple_GET_ITEM(route, 0), b->observed, NULL);
+        if (done == NULL)
+            r = -1;
+        Py_XDECREF(count);
+        Py_XDECREF(done);
+    }
+    for (Py_ssize_t i = 0; evs != NULL && i < built; i++)
+        Py_XDECREF(evs[i]);
+    PyMem_Free(evs);
+    PyMem_Free(dests);
+    PyMem_Free(roads);
+    Py_XDECREF(failures);
+    Py_DECREF(elements);
+    return r;
+}
+
 /* routes[topic] (borrowed; NULL, with an error set or not), remembered for the batch's
    first few topics: a batch has a handful, and each record's topic is a str of its
    own (confluent-kafka's Message.topic()), which a dict look-up would hash anew. A route
@@ -1172,10 +1349,13 @@ py_run(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
             else if (route != NULL && PyTuple_CheckExact(route) && PyTuple_GET_SIZE(route) == 6
                      && PyBytes_CheckExact(value) && PyBytes_GET_SIZE(value) <= b.max_bytes) {
                 Py_INCREF(route);
-                if (PyTuple_GET_ITEM(route, 5) == Py_True && PyBytes_GET_SIZE(value) > 0
-                    && PyBytes_AS_STRING(value)[0] == '{')
+                char first = PyBytes_GET_SIZE(value) > 0 ? PyBytes_AS_STRING(value)[0] : '\0';
+                if (PyTuple_GET_ITEM(route, 5) == Py_True && first == '{')
                     r = json_record(&b, value, topic, PyTuple_GET_ITEM(record, 2), PyTuple_GET_ITEM(record, 3),
                                     route, flag);
+                else if (PyTuple_GET_ITEM(route, 5) == Py_True && first == '[')
+                    r = json_array_record(&b, value, topic, PyTuple_GET_ITEM(record, 2),
+                                          PyTuple_GET_ITEM(record, 3), route, flag);
                 else
                     r = text_record(&b, value, topic, PyTuple_GET_ITEM(record, 2), PyTuple_GET_ITEM(record, 3),
                                     route, flag);

@@ -40,9 +40,9 @@
  * The input dict is left as it is: the attributes are a new dict (same keys, same order
  * as the Python path leaves in `d`).
  *
- * A record may also come as its JSON bytes (no decoder attributes, index or labels: the
- * batch loop's JSON records, _hotloop.c): a record whose keys and nesting (its template,
- * _rawjson.h) are remembered is read from the bytes with no dict parsed; any other is
+ * A record may also come as its JSON bytes (no decoder attributes or labels; an index
+ * for an element of a JSON array: the batch loop's JSON records, _hotloop.c): a record
+ * whose keys and nesting (its template, _rawjson.h) are remembered is read from the bytes with no dict parsed; any other is
  * parsed by orjson.loads here and read as its dict, and its template remembered. What
  * that road does not take (bytes _rawjson.h declines and orjson rejects, an OTLP batch
  * of another kind than logs, a call the Python path would take) gives NotImplemented:
@@ -978,8 +978,8 @@ read_call(Events *self, PyObject *const *args, size_t nargsf, PyObject *kwnames,
     c->attributes = nargs > least ? args[least] : Py_None;
     c->index = nargs > least + 1 ? args[least + 1] : NULL;
     c->labels = nargs > least + 2 ? args[least + 2] : Py_None;
-    if (PyBytes_CheckExact(c->d) && nargs == least) {
-        c->d = NULL; /* a JSON record as its bytes: raw_event */
+    if (PyBytes_CheckExact(c->d) && c->attributes == Py_None && c->labels == Py_None) {
+        c->d = NULL; /* a JSON record (or an element of a JSON array, with its index) as its bytes: raw_event */
         c->flat = Py_False;
     }
     else if (!PyDict_CheckExact(c->d))

@@ -7,8 +7,9 @@ topic, keyed `tenant|service`, with its source reference (schemas/source.py).
 `_hotloop.c` (built when a compiler is at hand) has the same `deliver` in C, and `run`:
 the per-record loop of `Ingestor._process`, with no interpreter between parse (or the
 C text decoders), event, enrichment, serialization and output for the bulk of the
-traffic: JSON objects (logs, metric samples, security events) and the usual text lines
-(syslog, logfmt, access). A record off that road (a parse or decoder error, an OTLP
+traffic: JSON objects (logs, metric samples, security events), JSON arrays of them (each
+element read from its bytes as an object record is, its index its place) and the usual
+text lines (syslog, logfmt, access). A record off that road (a parse or decoder error, an OTLP
 batch) goes through the Python per-record path unchanged, so the Python code stays the
 reference. SLUICE_PURE_PYTHON=1 turns it off.
 """

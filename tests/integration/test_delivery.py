@@ -47,6 +47,21 @@ def test_events_land_exactly_once(pipeline, stack):
     assert first == [{"service": "payments", "message": "payment 7 authorized", "severity_text": "INFO"}]
 
 
+def test_json_array_records_land_exactly_once_with_each_events_place(pipeline, stack):
+    """How the demo collector ships: up to 100 events per raw record, a JSON array."""
+    events = [log_event(i) for i in range(1000)]
+    arrays = [b"[" + b",".join(values(events[k:k + 100])) + b"]" for k in range(0, 1000, 100)]
+    offsets = produce(stack, "logs", arrays)
+    pipeline.pump_ingest(len(arrays))
+    pipeline.pump_store("logs", 1000)
+    rows = pipeline.rows(f"SELECT count() AS n, uniqExact(event_id) AS u, groupUniqArray(_source_offset) AS o, "
+                         f"min(_source_index) AS lo, max(_source_index) AS hi FROM {pipeline.db}.logs")[0]
+    assert (rows["n"], rows["u"], sorted(rows["o"]), rows["lo"], rows["hi"]) == (1000, 1000, sorted(offsets), 0, 99)
+    placed = pipeline.rows(f"SELECT _source_offset AS o, _source_index AS i, message FROM {pipeline.db}.logs "
+                           f"WHERE event_id = '{events[257]['event_id']}'")
+    assert placed == [{"o": offsets[2], "i": 57, "message": "payment 257 authorized"}]
+
+
 @pytest.mark.parametrize("replay_batch", [700, 1000])
 def test_sink_killed_after_insert_before_commit_makes_no_duplicates(pipeline, stack, replay_batch):
     produce(stack, "logs", values([log_event(i) for i in range(3000)]))

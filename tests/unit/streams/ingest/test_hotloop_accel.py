@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from benchmarks import bench_ingest
 from schemas import source
 from schemas.ids import stable_event_id
-from schemas.topics import Topics
+from schemas.topics import STREAMS, Topics
 from streams.ingest import hotloop, redact
 from streams.ingest.enrich import Enricher
 from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
@@ -147,6 +147,34 @@ def test_text_records_go_through_the_decoders_the_same_way():
     both(records, IngestConfig(formats={T.raw("logs"): "syslog", "metrics": "prometheus"}))
 
 
+ARRAYS = [
+    b'[{"msg": "a", "service": "payments"}, {"msg": "b", "event_id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}]',
+    b'[ {"msg": "a"} ,\n{"msg": "b", "nested": {"x": [1, {"y": "}"}]}}\t] \n',
+    b'[{"msg": "a \\" ] } still a string"}, {"msg": "card 4111 1111 1111 1111"}]',
+    b'[{"msg": "x"}, {"msg": broken}]',  # an element not JSON: the record is a text line
+    b'[{"msg": "x"}, 7]', b'[{"msg": "x"},]', b'[{"msg": "x"}] trailing', b'[{"msg": "x"}', b"[]", b"[ ]",
+    b'[{"msg": "x"}, {"msg": "\xff"}]',  # invalid UTF-8 in an element
+    b'[{"name": "m", "value": 1}, {"name": "m", "value": "nan"}, {"value": 2}]',  # some fail: skipped
+    b'[{"name": "m", "value": "nan"}, {"value": 2}]',  # all fail: a dead letter
+    b'[{"outcome": "FAILURE", "user": "alice", "category": "authentication"}, {"user": {"name": "bob"}}]',
+    b'[{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": {"stringValue": "otlp"}}]}]}]}, {"msg": "y"}]',
+    b'[{"msg": "a"}, {"msg": "b"}, {"msg": "c"}]',  # over max_events_per_record=2 in one config
+    b"[Sun Dec 31 23:59:50 2025] [error] [client 203.0.113.9] not an array",
+]
+
+
+@needs_c
+def test_json_array_records_give_the_same_output():
+    records = [(v, T.raw(stream), i % 3, 100 + i) for i, v in enumerate(ARRAYS) for stream in STREAMS]
+    corpus = [(v, t.rsplit(".", 1)[-1]) for v, t, _, _ in bench_ingest.corpus(400) if v[:1] == b"{"]
+    for stream in STREAMS:  # arrays as the demo collector publishes them
+        objects = [v for v, s in corpus if s == stream]
+        records += [(b"[" + b",".join(objects[k:k + 20]) + b"]", T.raw(stream), 1, k) for k in range(0, 60, 20)]
+    both(records, IngestConfig(enrichment=TABLES))
+    both(records, IngestConfig(max_events_per_record=2))
+    both(records, None, keep=False)
+
+
 @needs_c
 def test_a_normalizer_failure_inside_a_multi_event_record_is_skipped_in_both():
     def broken(*args, **kwargs):
@@ -201,15 +229,22 @@ def test_partitions_that_share_a_cache_slot_keep_their_own_ids_and_sources():
     assert refs == sorted((f"{topic}/{partition}", offset, index) for topic, partition, offset, index in out.event_sources)
 
 
+OBJECTS = st.dictionaries(
+    st.sampled_from(["msg", "service", "host", "tenant", "ts", "level", "a", "trace_id", "b.c", "name", "value",
+                     "outcome", "user"]),
+    st.one_of(st.text(max_size=20), st.integers(-(2**63), 2**64 - 1), st.none(), st.floats(allow_nan=False),
+              st.dictionaries(st.text(max_size=3), st.text(max_size=20), max_size=2)),
+    max_size=6).map(orjson.dumps)
 RAW = st.one_of(
     st.binary(max_size=60),
-    st.dictionaries(st.sampled_from(["msg", "service", "host", "tenant", "ts", "level", "a", "trace_id", "b.c"]),
-                    st.one_of(st.text(max_size=20), st.integers(-(2**63), 2**64 - 1), st.none(), st.floats(allow_nan=False),
-                              st.dictionaries(st.text(max_size=3), st.text(max_size=20), max_size=2)),
-                    max_size=6).map(orjson.dumps),
+    OBJECTS,
+    # a JSON array record, its elements joined with or without blanks
+    st.tuples(st.lists(OBJECTS, min_size=1, max_size=4), st.sampled_from([b",", b", ", b"\n,\t"])).map(
+        lambda t: b"[" + t[1].join(t[0]) + b"]"),
     st.sampled_from([b'{"msg": "4111-1111-1111-1111"}', b'{"msg": "1767225583571386624"}',
                      b'{"timeUnixNano": "1767225583571386624", "body": "x"}', b'{"a": {"k 4111111111111111": "v"}}']))
-RECORDS = st.lists(st.tuples(RAW, st.sampled_from([T.raw("logs"), T.raw("security"), "x"]), st.integers(0, 3),
+RECORDS = st.lists(st.tuples(RAW, st.sampled_from([T.raw("logs"), T.raw("metrics"), T.raw("security"), "x"]),
+                             st.integers(0, 3),
                              st.integers(0, 2**40)), max_size=12)
 
 

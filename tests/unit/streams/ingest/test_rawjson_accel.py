@@ -90,13 +90,15 @@ def spellings(d: dict) -> list[bytes]:
 
 
 @PROPS
-@given(RECORDS, st.sampled_from(sorted(TIMES)), st.integers(0, 2**50))
-def test_generated_records_read_from_their_bytes(d, pair, offset):
+@given(RECORDS, st.sampled_from(sorted(TIMES)), st.integers(0, 2**50), st.integers(0, 3))
+def test_generated_records_read_from_their_bytes(d, pair, offset, index):
     d = _json_safe(d)
     if type(d) is not dict:
         return
     for raw in spellings(d):
         repeatedly(PAIRS[pair], raw, OBSERVED, "logs.raw", offset % 7, offset, False)
+        # an element of a JSON array record: its index names it when it has no id
+        repeatedly(PAIRS[pair], raw, OBSERVED, "logs.raw", offset % 7, offset, False, None, index)
 
 
 @pytest.mark.parametrize("i", range(len(FIXED)))
@@ -195,7 +197,7 @@ def test_damaged_records_are_never_read_wrong(d, data):
 @pytest.mark.parametrize("call", [
     lambda e, raw: e(raw, OBSERVED, "t", 1, -1, False),  # a negative offset: the Python form's call
     lambda e, raw: e(raw, OBSERVED, "t", 1, 9, False, {"a": "b"}),  # a decoder's attributes
-    lambda e, raw: e(raw, OBSERVED, "t", 1, 9, False, None, 2),
+    lambda e, raw: e(raw, OBSERVED, "t", 1, 9, False, {"a": "b"}, 2),
     lambda e, raw: e(raw, 1767225600, "t", 1, 9, False),
     lambda e, raw: e(raw, OBSERVED, "t", "1", 9, False),
     lambda e, raw: e(raw, OBSERVED, "t", 1, 9, flat=False),
@@ -284,6 +286,23 @@ def test_fixed_kind_records_read_from_their_bytes(kind, d):
 def test_unusual_kind_bytes(raw):
     for kind in KINDS:
         kind_repeatedly(KIND_PAIRS[(kind, "utc")], raw)
+
+
+@pytest.mark.parametrize(("kind", "d"), [("metric", d) for d in FIXED_METRICS]
+                         + [("security", d) for d in FIXED_SECURITY])
+def test_an_array_element_with_its_index_reads_from_its_bytes_as_from_its_dict(kind, d):
+    """The batch loop hands each element of a JSON array record over as its bytes,
+    with its index (no decoder attributes or labels)."""
+    p = KIND_PAIRS[(kind, "utc")]
+    args = (OBSERVED, "t", 1, 9, None, 3) + ((None,) if kind == "metric" else ())
+    for raw in spellings(_json_safe(d)):
+        for _ in range(3):
+            expected = kind_outcome(p.c.event, orjson.loads(raw), *args)
+            actual = kind_outcome(p.c.event, raw, *args)
+            assert actual == expected or actual == ("ok", NotImplemented)
+        # taken exactly when the record alone (no index) is
+        alone = kind_outcome(p.c.event, raw, *args[:4])
+        assert (actual == ("ok", NotImplemented)) == (alone == ("ok", NotImplemented))
 
 
 def test_a_labels_key_of_a_scalar_and_of_an_empty_object_are_told_apart():
