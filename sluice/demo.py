@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from collectors.incidents import SCENARIO_S, IncidentScript
-from collectors.publisher import Publisher, run_at_rate
+from collectors.publisher import EVENTS_PER_RECORD, Publisher, run_at_rate
 from collectors.synthetic import SyntheticSource
 from schemas.errors import ConfigError
 from sinks.kafka import kafka_cluster_id
@@ -35,7 +35,8 @@ def demo_speed(seconds: float) -> float:
 
 
 def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path | None,
-             echo: Callable[[str], None] = print, speed: float | None = None) -> dict:
+             echo: Callable[[str], None] = print, speed: float | None = None,
+             events_per_record: int = EVENTS_PER_RECORD) -> dict:
     if not settings.clickhouse.embedded:
         raise ConfigError("the demo runs on the embedded stack; unset the ClickHouse URL", key="clickhouse.url")
     speed = demo_speed(seconds) if speed is None else speed
@@ -53,7 +54,8 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
         sql = SqlClient(settings, stack.sql_url)
         cluster = kafka_cluster_id(settings.kafka)
         echo(f"broker {settings.kafka.bootstrap_servers}, SQL {stack.sql_url}, "
-             f"{stack.ingest_workers} ingest worker(s); publishing {rate:,.0f} events/s for {seconds:.0f}s")
+             f"{stack.ingest_workers} ingest worker(s); publishing {rate:,.0f} events/s for {seconds:.0f}s, "
+             f"{events_per_record} per record")
         incidents = IncidentScript(seconds * speed)
         if speed == 1:
             echo("platform time is the wall clock (--speed 1): only incidents that resolve within the run are played")
@@ -65,7 +67,7 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
         for name in incidents.skipped:
             echo(f"  skipped (needs more platform time than this run covers): {name}")
         source = SyntheticSource()
-        pub = Publisher(settings.kafka)
+        pub = Publisher(settings.kafka, events_per_record=events_per_record)
         alone = summary.alone(sql, cluster)
 
         def landed() -> int:
@@ -97,7 +99,7 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
         produce_s = time.monotonic() - started
         pub.flush()
         if pub.stats.failed:
-            echo(f"warning: the broker refused {pub.stats.failed} records: {pub.errors[:3]}")
+            echo(f"warning: the broker refused {pub.stats.failed} events: {pub.errors[:3]}")
         echo(f"published {pub.stats.total:,} records in {produce_s:.1f}s; draining ...")
         drained_at = [time.monotonic()]
 

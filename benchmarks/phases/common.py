@@ -346,11 +346,11 @@ def versions() -> dict:
     return out
 
 
-def make_publisher(kafka: KafkaConfig, track_ids: bool = False):
+def make_publisher(kafka: KafkaConfig, track_ids: bool = False, events_per_record: int = 1):
     """A publisher that keeps (or not) the acknowledged event ids."""
     from collectors.publisher import Publisher
 
-    return Publisher(kafka, track="ids" if track_ids else None)
+    return Publisher(kafka, track="ids" if track_ids else None, events_per_record=events_per_record)
 
 
 def prefill(kafka: KafkaConfig, n: int, report: Callable[[str], None] | None = None, seed: int = 7) -> dict:

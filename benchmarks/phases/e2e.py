@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmarks.phases.common import RssMonitor, Throttle, cores_used, make_publisher
 from benchmarks.phases.live import LandedPoller, LiveStack
 from benchmarks.phases.stats import slope_per_min
-from collectors.publisher import Publisher
+from collectors.publisher import EVENTS_PER_RECORD, Publisher
 from collectors.synthetic import SyntheticSource
 from sluice import summary
 
@@ -51,7 +51,8 @@ def run(work_dir: Path, seconds: float, report, monitor: RssMonitor, drain_timeo
     live = LiveStack(work_dir, "e2e", report, monitor)
     report(f"e2e: starting the embedded stack in {work_dir}")
     live.start()
-    pub = make_publisher(live.kafka, track_ids=True)
+    # as the demo's collector ships: JSON arrays of EVENTS_PER_RECORD events
+    pub = make_publisher(live.kafka, track_ids=True, events_per_record=EVENTS_PER_RECORD)
     source = SyntheticSource(seed=11)
     ids_path = work_dir / "acked_ids.tsv"
     poller = None
@@ -80,7 +81,7 @@ def run(work_dir: Path, seconds: float, report, monitor: RssMonitor, drain_timeo
                 if now >= next_cap_at:
                     max_lag, next_cap_at = lag_cap(poller.samples), now + 1.0
                 if pub.stats.acked - poller.latest > max_lag:
-                    pub.producer.poll(0.05)
+                    pub.poll(0.05)
                     throttled_s += time.monotonic() - now
                 else:
                     produce(batch(5000))
@@ -95,7 +96,7 @@ def run(work_dir: Path, seconds: float, report, monitor: RssMonitor, drain_timeo
             acked = pub.stats.acked
             _spill_ids(pub, ids_out)
         poller.interval = 0.2
-        report(f"  published {acked - base_acked:,} records in {t_published - t_start:.1f}s; draining ...")
+        report(f"  published {acked - base_acked:,} events in {t_published - t_start:.1f}s; draining ...")
         t_drained = poller.wait_for(acked, drain_timeout)
         t_end = t_drained or time.monotonic()
         cpu1 = monitor.cpu_seconds()
@@ -124,6 +125,7 @@ def run(work_dir: Path, seconds: float, report, monitor: RssMonitor, drain_timeo
             "e2e_publisher_throttled_s": round(throttled_s, 2),
             "e2e_missing": missing, "e2e_duplicates": duplicates,
             "e2e_dead_letter_inputs": pub.stats.poison,
+            "e2e_events_per_record": pub.events_per_record,
             "e2e_rows_per_table": per_table,
             "e2e_cores_used": cores_used(cpu0, cpu1, total_s),
             "e2e_restarts": {c.name: c.restarts for c in live.stack.children},

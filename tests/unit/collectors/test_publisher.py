@@ -33,3 +33,26 @@ def test_acks_failures_and_ids_are_counted_exactly_in_every_track_mode():
             assert pub.acked_ids == ids
         finally:
             pub.producer = None
+
+
+def test_an_array_record_acks_and_fails_all_its_events():
+    pub = Publisher(KafkaConfig(bootstrap_servers="127.0.0.1:9", client={"log_level": 0}), events_per_record=3)
+    try:
+        pub._delivered_array([b"a", b"b", b"c"], None, _report(10, b"a"))
+        pub._delivered_array([b"d"], None, _report(11, b"d"))
+        pub._delivered_array([b"e", b"f"], KafkaError(KafkaError._MSG_TIMED_OUT), _report(12, b"e"))
+        assert (pub.stats.acked, pub.stats.failed, pub.acked_ids) == (4, 2, [b"a", b"b", b"c", b"d"])
+        assert pub.errors and "timed out" in pub.errors[0].lower()
+    finally:
+        pub.producer = None
+
+
+def test_events_per_record_is_checked():
+    kafka = KafkaConfig(bootstrap_servers="127.0.0.1:9", client={"log_level": 0})
+    for bad in ({"events_per_record": 0}, {"events_per_record": 2, "track": "coordinates"}):
+        try:
+            Publisher(kafka, **bad)
+        except ValueError as exc:
+            assert "events_per_record" in str(exc)
+        else:
+            raise AssertionError(f"accepted {bad}")
