@@ -62,7 +62,7 @@ class IngestConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     group: str = Field(default="sluice-ingest", description="consumer group of the ingest workers (in Settings: <kafka.topic_prefix>-ingest unless set)")
-    batch_size: int = Field(default=10000, ge=1, description="max records consumed per batch")
+    batch_size: int = Field(default=10000, ge=1, description="events per batch (and per transaction): records are consumed at the last batch's events per record, at most this many")
     batch_timeout_s: float = Field(default=0.1, gt=0, description="max wait for a batch to fill")
     max_record_bytes: int = Field(default=1024 * 1024, ge=1024, description="larger records are dead-lettered as oversize")
     workers: int = Field(default=2, ge=1, description="ingest worker processes started by `sluice run`")

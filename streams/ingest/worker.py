@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 STAGE = "ingest"
 
 
+FIRST_TAKE = 100
+
+
+def records_per_batch(batch_size: int, records: int, events: int) -> int:
+    """Records to consume so that a batch holds about `batch_size` events, when the last
+    batch's `records` held `events` (a record that is a dead letter counts as one)."""
+    per_record = max(events, records) / max(records, 1)
+    return max(1, min(batch_size, int(batch_size / per_record)))
+
+
 class IngestWorker:
     def __init__(self, kafka: KafkaConfig, cfg: IngestConfig, worker_index: int = 0,
                  windows: WindowConfig | None = None, detect: DetectFilter | None = None,
@@ -49,6 +59,10 @@ class IngestWorker:
             "transaction.timeout.ms": 10000}))
         self.consumer: BatchConsumer | None = None
         self.batches = 0
+        # Records per batch: batch_size events' worth at the last batch's events per record
+        # (an array record holds up to hundreds, and a backlog would otherwise come in one
+        # batch of millions); small until the first batch tells.
+        self._take = min(cfg.batch_size, FIRST_TAKE)
 
     def start(self) -> IngestWorker:
         self.producer.init_transactions(30)
@@ -72,14 +86,16 @@ class IngestWorker:
         # The whole batch, its consumed messages, aggregation and output too; the collector
         # comes back once the batch's objects are freed, so that it never walks them.
         with gc_paused(self.ingestor.cfg.pause_gc):
-            records, offsets = self.consumer.records(self.cfg.batch_size, self.cfg.batch_timeout_s)
+            records, offsets = self.consumer.records(self._take, self.cfg.batch_timeout_s)
             n = len(records)
             if n:
-                self._step(records, offsets)
+                events = self._step(records, offsets)
+                self._take = records_per_batch(self.cfg.batch_size, n, events)
             del records
         return n
 
-    def _step(self, records: list[tuple], offsets: list[TopicPartition]) -> None:
+    def _step(self, records: list[tuple], offsets: list[TopicPartition]) -> int:
+        """Process and commit one batch; returns how many events it held."""
         started = time.perf_counter()
         now = self.clock()
         out = self._process(records, now)
@@ -90,6 +106,7 @@ class IngestWorker:
             DROPPED.labels(STAGE, reason).inc(n)
         BATCH_SECONDS.labels(STAGE).observe(time.perf_counter() - started)
         self.batches += 1
+        return len(out.events)
 
     def _process(self, records: list[tuple], now: float) -> IngestOutput:
         """Ingest the batch in one call (the redaction pre-check has a per-call cost), then
