@@ -183,7 +183,10 @@ def backoff_delays(base: float = 0.2, cap: float = 10.0):
 
 
 def sleep_polling(consumer: Consumer, seconds: float) -> None:
-    """Wait while keeping the consumer served (paused partitions return nothing)."""
+    """Wait while keeping the consumer served. Callers pause their partitions first; a
+    message polled all the same is put back (a seek to it), never consumed unseen."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        consumer.poll(min(0.1, max(0.0, end - time.monotonic())))
+        msg = consumer.poll(min(0.1, max(0.0, end - time.monotonic())))
+        if msg is not None and msg.error() is None:
+            consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))

@@ -176,25 +176,35 @@ class IngestWorker:
 
     def _commit_transaction(self, by_topic: dict, offsets: list[TopicPartition]) -> None:
         records = self._records(by_topic)
-        for delay in backoff_delays():
-            try:
-                self.producer.begin_transaction()
-                for topic, items in records.items():
-                    produce_all(self.producer, topic, items)
-                if offsets:
-                    self.producer.send_offsets_to_transaction(
-                        offsets, self.consumer.consumer.consumer_group_metadata(), 30)
-                self.producer.commit_transaction(60)
-                return
-            except KafkaException as exc:
-                err = exc.args[0]
-                ERRORS.labels(STAGE, "transaction").inc()
-                if err.txn_requires_abort():
-                    log.warning("ingest transaction aborted, retrying batch: %s", err)
-                    self.producer.abort_transaction(30)
-                elif not err.retriable():
-                    raise
-                sleep_polling(self.consumer.consumer, delay)
+        consumer = self.consumer.consumer
+        paused = False
+        try:
+            for delay in backoff_delays():
+                try:
+                    self.producer.begin_transaction()
+                    for topic, items in records.items():
+                        produce_all(self.producer, topic, items)
+                    if offsets:
+                        self.producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
+                    self.producer.commit_transaction(60)
+                    return
+                except KafkaException as exc:
+                    err = exc.args[0]
+                    ERRORS.labels(STAGE, "transaction").inc()
+                    if err.txn_requires_abort():
+                        log.warning("ingest transaction aborted, retrying batch: %s", err)
+                        self.producer.abort_transaction(30)
+                    elif not err.retriable():
+                        raise
+                    # The wait polls the consumer: paused, it hands out none of the records
+                    # after this batch (they would be skipped, the next offsets past them).
+                    if not paused:
+                        consumer.pause(consumer.assignment())
+                        paused = True
+                    sleep_polling(consumer, delay)
+        finally:
+            if paused:
+                consumer.resume(consumer.assignment())
 
     def close(self) -> None:
         """Emit the open windows (partials merge exactly downstream, so a window this
