@@ -1125,6 +1125,26 @@ json_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* The position of the quote that closes the string opened at `open` (n if none): most
+   of an element's bytes are in strings, so memchr finds each candidate quote, and one
+   after an odd run of backslashes is escaped. */
+static Py_ssize_t
+string_end(const char *s, Py_ssize_t n, Py_ssize_t open)
+{
+    Py_ssize_t p = open;
+    for (;;) {
+        const char *q = memchr(s + p + 1, '"', (size_t)(n - p - 1));
+        if (q == NULL)
+            return n;
+        p = q - s;
+        Py_ssize_t k = p - 1;
+        while (k > open && s[k] == '\\')
+            k--;
+        if ((p - 1 - k) % 2 == 0)
+            return p;
+    }
+}
+
 /* The elements of a JSON array record that holds objects only, `[{...}, {...}]`, as
    a list of their bytes; NULL without an error when the record is not that, or not
    within 1..max elements: the Python path decodes it and says why. Only the nesting
@@ -1145,11 +1165,8 @@ array_elements(PyObject *value, Py_ssize_t max)
         Py_ssize_t start = p, depth = 0;
         for (; p < n; p++) {
             char c = s[p];
-            if (c == '"') {
-                for (p++; p < n && s[p] != '"'; p++)
-                    if (s[p] == '\\')
-                        p++;
-            }
+            if (c == '"')
+                p = string_end(s, n, p);
             else if (c == '{' || c == '[')
                 depth++;
             else if ((c == '}' || c == ']') && --depth == 0)

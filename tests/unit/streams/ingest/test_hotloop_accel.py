@@ -151,6 +151,7 @@ ARRAYS = [
     b'[{"msg": "a", "service": "payments"}, {"msg": "b", "event_id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}]',
     b'[ {"msg": "a"} ,\n{"msg": "b", "nested": {"x": [1, {"y": "}"}]}}\t] \n',
     b'[{"msg": "a \\" ] } still a string"}, {"msg": "card 4111 1111 1111 1111"}]',
+    b'[{"msg": "say \\"hi\\" [ {", "path": "C:\\\\tmp\\\\"}, {"msg": "\\\\\\"}"}]',  # escaped quotes, backslash runs
     b'[{"msg": "x"}, {"msg": broken}]',  # an element not JSON: the record is a text line
     b'[{"msg": "x"}, 7]', b'[{"msg": "x"},]', b'[{"msg": "x"}] trailing', b'[{"msg": "x"}', b"[]", b"[ ]",
     b'[{"msg": "x"}, {"msg": "\xff"}]',  # invalid UTF-8 in an element
