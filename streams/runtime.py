@@ -182,6 +182,28 @@ def backoff_delays(base: float = 0.2, cap: float = 10.0):
         delay = min(cap, delay * 2)
 
 
+@contextmanager
+def retry_waits(consumer: Consumer) -> Iterator[Callable[[float], None]]:
+    """`wait(delay)` between the retries of a batch. The first wait pauses the consumer's
+    partitions: the wait polls to keep the consumer in its group, and paused it hands
+    out none of the records after the batch (their offsets would be committed unread)
+    and stops fetching (memory stays bounded). They resume when the block ends."""
+    paused = False
+
+    def wait(delay: float) -> None:
+        nonlocal paused
+        if not paused:
+            consumer.pause(consumer.assignment())
+            paused = True
+        sleep_polling(consumer, delay)
+
+    try:
+        yield wait
+    finally:
+        if paused:
+            consumer.resume(consumer.assignment())
+
+
 def sleep_polling(consumer: Consumer, seconds: float) -> None:
     """Wait while keeping the consumer served. Callers pause their partitions first; a
     message polled all the same is put back (a seek to it), never consumed unseen."""

@@ -34,7 +34,7 @@ from sinks.clickhouse.sink import dedup_token
 from sinks.kafka import KafkaConfig, kafka_cluster_id
 from streams.aggregate.clickhouse import partials_to_columns, rollup_insert_templates
 from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, REPLAYED, SENT
-from streams.runtime import BatchConsumer, Stopper, backoff_delays, gc_paused, sleep_polling
+from streams.runtime import BatchConsumer, Stopper, backoff_delays, gc_paused, retry_waits
 
 log = logging.getLogger(__name__)
 STAGE = "store"
@@ -209,9 +209,8 @@ class StoreWorker:
 
     def _insert(self, table: str, write: Callable[[], None]) -> None:
         """Insert, backing off on retryable errors with fetching paused; raise permanent ones."""
-        consumer = self.consumer.consumer
-        paused = False
-        try:
+        # Backpressure: fetching stops while ClickHouse recovers (retry_waits).
+        with retry_waits(self.consumer.consumer) as wait:
             for delay in backoff_delays():
                 try:
                     write()
@@ -220,16 +219,9 @@ class StoreWorker:
                     ERRORS.labels(STAGE, "sink_retryable" if exc.retryable else "sink_permanent").inc()
                     if not exc.retryable:
                         raise
-                    # Backpressure: stop fetching while ClickHouse recovers; memory stays bounded.
-                    if not paused:
-                        consumer.pause(consumer.assignment())
-                        paused = True
                     log.warning("store: insert into %s failed (code %s), retrying in %.1fs",
                                 table, exc.code, delay)
-                    sleep_polling(consumer, delay)
-        finally:
-            if paused:
-                consumer.resume(consumer.assignment())
+                    wait(delay)
 
     def _isolate(self, topic: str, stream: str, batch: RawBatch, exc: SinkError) -> None:
         """A permanent rejection: bisect to the records ClickHouse refuses and dead-letter

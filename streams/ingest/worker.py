@@ -21,13 +21,11 @@ from streams.aggregate import WindowAggregator, WindowConfig
 from streams.ingest.pipeline import IngestConfig, Ingestor, IngestOutput
 from streams.ingest.routing import DetectFilter
 from streams.metrics import BATCH_SECONDS, DROPPED, ERRORS, LATE, SENT
-from streams.runtime import BatchConsumer, Stopper, backoff_delays, gc_paused, partition_runs, sleep_polling
+from streams.runtime import BatchConsumer, Stopper, backoff_delays, gc_paused, partition_runs, retry_waits
 
 log = logging.getLogger(__name__)
 STAGE = "ingest"
-
-
-FIRST_TAKE = 100
+FIRST_TAKE = 100  # records of a worker's first batch, before it knows its events per record
 
 
 def records_per_batch(batch_size: int, records: int, events: int) -> int:
@@ -177,8 +175,7 @@ class IngestWorker:
     def _commit_transaction(self, by_topic: dict, offsets: list[TopicPartition]) -> None:
         records = self._records(by_topic)
         consumer = self.consumer.consumer
-        paused = False
-        try:
+        with retry_waits(consumer) as wait:
             for delay in backoff_delays():
                 try:
                     self.producer.begin_transaction()
@@ -196,15 +193,7 @@ class IngestWorker:
                         self.producer.abort_transaction(30)
                     elif not err.retriable():
                         raise
-                    # The wait polls the consumer: paused, it hands out none of the records
-                    # after this batch (they would be skipped, the next offsets past them).
-                    if not paused:
-                        consumer.pause(consumer.assignment())
-                        paused = True
-                    sleep_polling(consumer, delay)
-        finally:
-            if paused:
-                consumer.resume(consumer.assignment())
+                    wait(delay)
 
     def close(self) -> None:
         """Emit the open windows (partials merge exactly downstream, so a window this

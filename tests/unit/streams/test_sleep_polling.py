@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaError, Message
 
-from streams.runtime import sleep_polling
+from streams.runtime import retry_waits, sleep_polling
 
 
 class _Consumer:
@@ -25,3 +25,33 @@ def test_a_record_polled_while_waiting_is_put_back():
     consumer = _Consumer([Message(topic="t", partition=3, offset=41, value=b"x"), error, None])
     sleep_polling(consumer, 0.05)
     assert consumer.seeks == [("t", 3, 41)]
+
+
+class _Pausable(_Consumer):
+    def __init__(self):
+        super().__init__([])
+        self.calls = []
+
+    def assignment(self):
+        return ["p0", "p1"]
+
+    def pause(self, parts):
+        self.calls.append(("pause", parts))
+
+    def resume(self, parts):
+        self.calls.append(("resume", parts))
+
+
+def test_retry_waits_pause_once_and_resume_when_the_retries_end():
+    consumer = _Pausable()
+    with retry_waits(consumer):
+        pass
+    assert consumer.calls == []  # no retry, no pause
+    try:
+        with retry_waits(consumer) as wait:
+            wait(0.01)
+            wait(0.01)
+            raise RuntimeError("gave up")
+    except RuntimeError:
+        pass
+    assert consumer.calls == [("pause", ["p0", "p1"]), ("resume", ["p0", "p1"])]
