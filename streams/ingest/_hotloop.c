@@ -970,21 +970,17 @@ add_failure(PyObject **failures, PyObject *failure_of)
     return r;
 }
 
-/* The event of one decoded record (Decoded: kind, fields, attributes, labels), as
-   `Ingestor._generic` builds it, and its destination topic (borrowed). Fields may be
-   the JSON bytes of an object (an element of a JSON array record, no attributes or
-   labels): NotImplemented when the bytes road does not build it, for the caller to
-   call again with the parsed dict. */
+/* The event of a decoded record's parts (Decoded: kind, fields, attributes, labels;
+   a kind not set is the stream's), as `Ingestor._generic` builds it, and its
+   destination topic (borrowed). Fields may be the JSON bytes of an object (an element
+   of a JSON array record, no attributes or labels): NotImplemented when the bytes road
+   does not build it, for the caller to call again with the parsed dict. */
 static PyObject *
-decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, PyObject *partition,
-              PyObject *offset, PyObject *index, unsigned char flag, PyObject **dest, const Road **road)
+event_of(Batch *b, PyObject *kind, PyObject *fields, PyObject *attributes, PyObject *labels, PyObject *stream_kind,
+         PyObject *topic, PyObject *partition, PyObject *offset, PyObject *index, unsigned char flag,
+         PyObject **dest, const Road **road)
 {
-    if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) < 4) {
-        PyErr_SetString(PyExc_TypeError, "a decoder returned something other than Decoded records");
-        return NULL;
-    }
-    PyObject *kind = PyTuple_GET_ITEM(rec, 0), *fields = PyTuple_GET_ITEM(rec, 1),
-             *attributes = PyTuple_GET_ITEM(rec, 2), *ev;
+    PyObject *ev;
     int set = PyObject_IsTrue(kind);
     if (set < 0)
         return NULL;
@@ -1010,7 +1006,7 @@ decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, P
         }
     }
     else {
-        PyObject *a[8] = {fields, b->observed, topic, partition, offset, attributes, index, PyTuple_GET_ITEM(rec, 3)};
+        PyObject *a[8] = {fields, b->observed, topic, partition, offset, attributes, index, labels};
         ev = PyObject_Vectorcall(maker_of(b, *road, flag), a, *road == &b->roads[R_METRIC] ? 8 : 7, NULL);
     }
     if (ev == NULL)
@@ -1022,6 +1018,33 @@ decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, P
         return NULL;
     }
     return ev;
+}
+
+/* event_of a decoder's record (a Decoded tuple). */
+static PyObject *
+decoded_event(Batch *b, PyObject *rec, PyObject *stream_kind, PyObject *topic, PyObject *partition,
+              PyObject *offset, PyObject *index, unsigned char flag, PyObject **dest, const Road **road)
+{
+    if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) < 4) {
+        PyErr_SetString(PyExc_TypeError, "a decoder returned something other than Decoded records");
+        return NULL;
+    }
+    return event_of(b, PyTuple_GET_ITEM(rec, 0), PyTuple_GET_ITEM(rec, 1), PyTuple_GET_ITEM(rec, 2),
+                    PyTuple_GET_ITEM(rec, 3), stream_kind, topic, partition, offset, index, flag, dest, road);
+}
+
+/* Ingestor._settle of a record of n events, some of which failed (`failures`, not NULL). */
+static int
+settle(Batch *b, PyObject *failures, Py_ssize_t n, PyObject *value, PyObject *topic, PyObject *partition,
+       PyObject *offset, PyObject *stream)
+{
+    PyObject *count = PyLong_FromSsize_t(n), *done = NULL;
+    if (count != NULL)
+        done = PyObject_CallMethodObjArgs(b->ingestor, s_settle, b->out, failures, count, value, topic, partition,
+                                          offset, stream, b->observed, NULL);
+    Py_XDECREF(count);
+    Py_XDECREF(done);
+    return done == NULL ? -1 : 0;
 }
 
 /* The decoder `decoders.decode` would run on `value` (borrowed), for the usual text
@@ -1104,16 +1127,8 @@ text_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partition, PyO
         Py_DECREF(rec);
         Py_DECREF(index);
     }
-    if (r == 0 && failures != NULL) {
-        PyObject *count = PyLong_FromSsize_t(n), *done = NULL;
-        if (count != NULL)
-            done = PyObject_CallMethodObjArgs(b->ingestor, s_settle, b->out, failures, count, value, topic,
-                                              partition, offset, stream, b->observed, NULL);
-        if (done == NULL)
-            r = -1;
-        Py_XDECREF(count);
-        Py_XDECREF(done);
-    }
+    if (r == 0 && failures != NULL)
+        r = settle(b, failures, n, value, topic, partition, offset, stream);
     Py_XDECREF(failures);
     Py_DECREF(decoded);
     return r;
@@ -1206,12 +1221,9 @@ static PyObject *
 element_event(Batch *b, PyObject *element, PyObject *stream_kind, PyObject *topic, PyObject *partition,
               PyObject *offset, PyObject *index, unsigned char flag, PyObject **dest, const Road **road)
 {
-    PyObject *rec = PyTuple_Pack(4, Py_None, element, Py_None, Py_None), *ev;
-    if (rec == NULL)
-        return NULL;
-    ev = b->reads_bytes ? decoded_event(b, rec, stream_kind, topic, partition, offset, index, flag, dest, road)
-                        : Py_NewRef(Py_NotImplemented);
-    Py_DECREF(rec);
+    PyObject *ev = b->reads_bytes ? event_of(b, Py_None, element, Py_None, Py_None, stream_kind, topic, partition,
+                                             offset, index, flag, dest, road)
+                                  : Py_NewRef(Py_NotImplemented);
     if (ev != Py_NotImplemented)
         return ev;
     Py_DECREF(ev);
@@ -1222,12 +1234,8 @@ element_event(Batch *b, PyObject *element, PyObject *stream_kind, PyObject *topi
         PyErr_Clear();
         return Py_NewRef(Py_NotImplemented);
     }
-    rec = PyTuple_Pack(4, Py_None, d, Py_None, Py_None);
+    ev = event_of(b, Py_None, d, Py_None, Py_None, stream_kind, topic, partition, offset, index, flag, dest, road);
     Py_DECREF(d);
-    if (rec == NULL)
-        return NULL;
-    ev = decoded_event(b, rec, stream_kind, topic, partition, offset, index, flag, dest, road);
-    Py_DECREF(rec);
     return ev;
 }
 
@@ -1286,16 +1294,8 @@ json_array_record(Batch *b, PyObject *value, PyObject *topic, PyObject *partitio
         else if ((failures == NULL && (failures = PyList_New(0)) == NULL) || PyList_Append(failures, evs[i]) < 0)
             r = -1;
     }
-    if (r == 0 && failures != NULL) {
-        PyObject *count = PyLong_FromSsize_t(n), *done = NULL;
-        if (count != NULL)
-            done = PyObject_CallMethodObjArgs(b->ingestor, s_settle, b->out, failures, count, value, topic,
-                                              partition, offset, PyTuple_GET_ITEM(route, 0), b->observed, NULL);
-        if (done == NULL)
-            r = -1;
-        Py_XDECREF(count);
-        Py_XDECREF(done);
-    }
+    if (r == 0 && failures != NULL)
+        r = settle(b, failures, n, value, topic, partition, offset, PyTuple_GET_ITEM(route, 0));
     for (Py_ssize_t i = 0; evs != NULL && i < built; i++)
         Py_XDECREF(evs[i]);
     PyMem_Free(evs);

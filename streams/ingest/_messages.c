@@ -102,19 +102,40 @@ add_to_run(Run *run, PyObject *topic, PyObject *partition, PyObject *offset, PyO
     return higher < 0 ? -1 : 0;
 }
 
+/* Whether `list` is a list whose every item passes `ok`; else TypeError `what` (which
+   the Python side takes as "let the reference decide"). */
+static int
+list_of(PyObject *list, int (*ok)(PyObject *), const char *what)
+{
+    if (PyList_CheckExact(list)) {
+        Py_ssize_t i = 0, n = PyList_GET_SIZE(list);
+        while (i < n && ok(PyList_GET_ITEM(list, i)))
+            i++;
+        if (i == n)
+            return 1;
+    }
+    PyErr_SetString(PyExc_TypeError, what);
+    return 0;
+}
+
+static int
+is_message(PyObject *o)
+{
+    return Py_TYPE(o) == message_type;
+}
+
+static int
+is_source(PyObject *o)
+{
+    return PyTuple_CheckExact(o) && PyTuple_GET_SIZE(o) >= 2;
+}
+
 static PyObject *
 unpack(PyObject *Py_UNUSED(module), PyObject *msgs)
 {
-    if (!PyList_CheckExact(msgs)) {
-        PyErr_SetString(PyExc_TypeError, "unpack takes a list of Messages");
+    if (!list_of(msgs, is_message, "unpack takes a list of Messages"))
         return NULL;
-    }
     Py_ssize_t n = PyList_GET_SIZE(msgs);
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (Py_TYPE(PyList_GET_ITEM(msgs, i)) != message_type) {
-            PyErr_SetString(PyExc_TypeError, "unpack takes a list of Messages");
-            return NULL;
-        }
     PyObject *records = PyList_New(0), *errors = PyList_New(0), *counts = PyDict_New(), *top = PyDict_New();
     PyObject *result = NULL;
     Run run = {NULL, NULL, NULL, 0};
@@ -169,18 +190,9 @@ done:
 static PyObject *
 partition_runs(PyObject *Py_UNUSED(module), PyObject *sources)
 {
-    if (!PyList_CheckExact(sources)) {
-        PyErr_SetString(PyExc_TypeError, "partition_runs takes a list of source tuples");
+    if (!list_of(sources, is_source, "partition_runs takes a list of source tuples"))
         return NULL;
-    }
     Py_ssize_t n = PyList_GET_SIZE(sources);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *src = PyList_GET_ITEM(sources, i);
-        if (!PyTuple_CheckExact(src) || PyTuple_GET_SIZE(src) < 2) {
-            PyErr_SetString(PyExc_TypeError, "partition_runs takes a list of source tuples");
-            return NULL;
-        }
-    }
     PyObject *runs = PyList_New(0);
     Py_ssize_t start = 0;
     for (Py_ssize_t i = 1; runs != NULL && i <= n; i++) {
