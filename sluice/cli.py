@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from collectors.publisher import EVENTS_PER_RECORD
 from schemas.errors import ConfigError, SinkError
 from sluice.commands.common import cli_settings, data_dir_option, with_running_kafka
 
@@ -43,6 +44,12 @@ def _register_subcommands() -> None:
         main.add_command(group)
 
 
+events_per_record_option = click.option(
+    "--events-per-record", type=click.IntRange(min=1, max=10_000), default=EVENTS_PER_RECORD, show_default=True,
+    help="Events per raw Kafka record: JSON arrays of up to this many, as agents ship batches "
+         "(1 = one JSON object per record).")
+
+
 @main.command()
 @click.option("--seconds", type=click.FloatRange(min=1), default=60, show_default=True,
               help="How long the synthetic collector publishes.")
@@ -52,23 +59,20 @@ def _register_subcommands() -> None:
               help="Platform seconds per wall second (default: fast enough for every incident to fire and "
                    "resolve within --seconds; 1 = real time).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Ingest worker processes.")
-@click.option("--events-per-record", type=click.IntRange(min=1, max=10_000), default=None,
-              help="Events per raw Kafka record: JSON arrays of up to this many, as agents ship batches "
-                   "(default 100; 1 = one JSON object per record).")
+@events_per_record_option
 @data_dir_option
 @click.option("--summary-json", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the run summary as JSON here.")
 @click.pass_context
 def demo(ctx, seconds, rate, speed, workers, events_per_record, data_dir, summary_json):
     """Run the whole pipeline on the embedded stack with synthetic payments telemetry."""
-    from collectors.publisher import EVENTS_PER_RECORD
     from sluice.demo import run_demo
 
     if ctx.obj["verbose"]:
         _setup_logging(True)
     settings = cli_settings(ctx, data_dir=data_dir, **{"ingest.workers": workers})
     _run_checked(lambda: run_demo(settings, seconds, rate, summary_json, echo=click.echo, speed=speed,
-                                  events_per_record=events_per_record or EVENTS_PER_RECORD))
+                                  events_per_record=events_per_record))
 
 
 def _run_checked(run_fn) -> dict:
@@ -168,18 +172,16 @@ def sql(ctx, query, fmt, data_dir):
 @main.command()
 @click.option("--seconds", type=click.FloatRange(min=0.1), default=60, show_default=True)
 @click.option("--rate", type=click.FloatRange(min=1), default=1000, show_default=True, help="Events per second.")
-@click.option("--events-per-record", type=click.IntRange(min=1, max=10_000), default=None,
-              help="Events per raw Kafka record: JSON arrays of up to this many, as agents ship batches "
-                   "(default 100; 1 = one JSON object per record).")
+@events_per_record_option
 @data_dir_option
 @click.pass_context
 def collect(ctx, seconds, rate, events_per_record, data_dir):
     """Publish synthetic telemetry to the configured (or running embedded) Kafka."""
-    from collectors.publisher import EVENTS_PER_RECORD, Publisher, run_at_rate
+    from collectors.publisher import Publisher, run_at_rate
     from collectors.synthetic import SyntheticSource
 
     settings = with_running_kafka(cli_settings(ctx, data_dir=data_dir))
-    pub = Publisher(settings.kafka, track=None, events_per_record=events_per_record or EVENTS_PER_RECORD)
+    pub = Publisher(settings.kafka, track=None, events_per_record=events_per_record)
     source = SyntheticSource()
     run_at_rate(source.batch, pub, rate, seconds,
                 on_tick=lambda e: click.echo(f"  {e:5.0f}s  produced {pub.stats.total:,}", err=True))

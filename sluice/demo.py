@@ -100,7 +100,7 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
         pub.flush()
         if pub.stats.failed:
             echo(f"warning: the broker refused {pub.stats.failed} events: {pub.errors[:3]}")
-        echo(f"published {pub.stats.total:,} records in {produce_s:.1f}s; draining ...")
+        echo(f"published {pub.stats.total:,} events in {produce_s:.1f}s; draining ...")
         drained_at = [time.monotonic()]
 
         def report(rows: int) -> None:
