@@ -1,5 +1,7 @@
 """The publisher's delivery accounting: what the broker acknowledged, per `track` mode."""
 
+import time
+
 from confluent_kafka import KafkaError, Message
 
 from collectors.publisher import Publisher
@@ -56,3 +58,24 @@ def test_events_per_record_is_checked():
             assert "events_per_record" in str(exc)
         else:
             raise AssertionError(f"accepted {bad}")
+
+
+def test_run_at_rate_publishes_a_tick_of_events_at_a_time():
+    """At most one batch per tick, however fast the source: a batch of whatever was due
+    whenever the last one was done held a few events at 60,000/s, and so did the arrays."""
+    from collectors.publisher import run_at_rate
+
+    class Counting:
+        batches: list[int] = []
+
+        def publish(self, batch):
+            self.batches.append(batch)
+
+    def make_batch(n: int) -> int:
+        time.sleep(0.002)  # a source that takes a while: the old loop never slept then
+        return n
+
+    pub = Counting()
+    elapsed = run_at_rate(make_batch, pub, 60_000, 0.5, tick_s=0.05)
+    assert 0 < len(pub.batches) <= elapsed / 0.05 + 1
+    assert sum(pub.batches) <= 60_000 * elapsed
