@@ -5,7 +5,9 @@ With `events_per_record` > 1 the events of a stream travel as JSON arrays of up 
 many objects per record, the way an OpenTelemetry Collector or Fluent Bit ships a
 batch: per event, the producer's call, the broker's record and the consumer's message
 are shared. Ingest reads an array as one event per object (streams/ingest/decoders).
-Counts (`stats`) are in events either way.
+A source may hand over arrays it made itself, as (ids, array) items: the synthetic one
+joins each from its templates' pieces, with no bytes object per event. Counts (`stats`)
+are in events either way.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from operator import itemgetter
 
 from confluent_kafka import Producer
 
@@ -113,14 +116,22 @@ class Publisher:
         quiet = self._quiet_sent - self._quiet_failed - len(self.producer) if self.quiet else 0
         self.stats.acked = quiet + self._reported_acked
 
-    def publish(self, by_stream: dict[str, list[tuple[bytes, bytes]]]) -> None:
+    def publish(self, by_stream: dict[str, list[tuple]]) -> None:
+        """Produces each stream's items: (event id, record), (b"", record) for a record
+        with no id (ingest names it by its coordinates), or (ids, JSON array of those
+        events) as a source that batches makes them (collectors.synthetic)."""
         ids = self.acked_ids if self.quiet and self.track == "ids" else None
         for stream, items in by_stream.items():
             topic = self.topics.entry(stream)
-            self.stats.produced[stream] = self.stats.produced.get(stream, 0) + len(items)
             if self.events_per_record > 1 and stream in STREAMS:
-                items = self._arrays(topic, items)
+                items = self._arrays(items)
+            events = 0
             for key, value in items:
+                if type(key) is list:
+                    self._produce_array(topic, key, value)
+                    events += len(key)
+                    continue
+                events += 1
                 producer = self.producer if key else self.reported
                 while True:
                     try:
@@ -134,25 +145,30 @@ class Publisher:
                     self._quiet_sent += 1
                     if ids is not None:
                         ids.append(key)
+            self.stats.produced[stream] = self.stats.produced.get(stream, 0) + events
         self.poll(0)
 
-    def _arrays(self, topic: str, items: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        """Produces the keyed events of `items` as JSON arrays of up to events_per_record
-        each, in their order; returns the keyless ones, which go alone."""
-        alone = [item for item in items if not item[0]]
-        keyed = [item for item in items if item[0]] if alone else items
+    def _arrays(self, items: list[tuple]) -> list[tuple]:
+        """`items` with their keyed single events grouped into JSON arrays of up to
+        events_per_record each, in their order; keyless records and arrays stay as they are."""
+        single = [type(key) is bytes and key != b"" for key, _ in items]
+        if not any(single):
+            return items
+        keyed = [item for item, one in zip(items, single, strict=True) if one]
+        keys, values = list(map(itemgetter(0), keyed)), list(map(itemgetter(1), keyed))
         per = self.events_per_record
-        for at in range(0, len(keyed), per):
-            group = keyed[at:at + per]
-            ids = [key for key, _ in group]
-            value = b"[" + b",".join([value for _, value in group]) + b"]"
-            while True:
-                try:
-                    self.reported.produce(topic, value, ids[0], on_delivery=partial(self._delivered_array, ids))
-                    break
-                except BufferError:
-                    self.reported.poll(0.05)
-        return alone
+        return ([item for item, one in zip(items, single, strict=True) if not one]
+                + [(keys[at:at + per], b"[" + b",".join(values[at:at + per]) + b"]") for at in range(0, len(keys), per)])
+
+    def _produce_array(self, topic: str, ids: list[bytes], value: bytes) -> None:
+        if self.track == "coordinates":
+            raise ValueError("coordinates name one event per record: track='coordinates' takes no arrays")
+        while True:
+            try:
+                self.reported.produce(topic, value, ids[0], on_delivery=partial(self._delivered_array, ids))
+                return
+            except BufferError:
+                self.reported.poll(0.05)
 
     def poll(self, timeout: float = 0.0) -> None:
         """Serve delivery reports (waiting up to `timeout` s), so that the counts move on

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import random
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 
 import orjson
 
@@ -120,45 +123,102 @@ def _security_templates(rng: random.Random, n: int) -> list[dict]:
 
 
 class SyntheticSource:
-    """Makes (key, value) records per stream; key = the event id (b"" for poison)."""
+    """Makes records per stream: (event id, JSON object), or (ids, JSON array) items
+    with events_per_record > 1; poison is (b"", its bytes).
 
-    def __init__(self, seed: int = 7, mix: Mix | None = None, poison_every: int = 20000):
+    The load generator shares the demo's two cores with the pipeline it feeds, so a
+    batch is drawn and built in a few C-level passes, not event by event: per event the
+    stream (one uniform draw against the mix), then its template (16 random bits into
+    the pool repeated to 65,536 entries), then the record: the template's serialized
+    head, the id and the ts spliced together (and arrays joined from those pieces),
+    which orjson would write byte for byte the same (tests/unit/collectors/
+    test_synthetic.py builds each one that way)."""
+
+    def __init__(self, seed: int = 7, mix: Mix | None = None, poison_every: int = 20000,
+                 events_per_record: int = 1):
+        """events_per_record > 1: a stream's events come in records of JSON arrays of up to
+        that many, as agents ship a batch: items (the events' ids, the array) that
+        collectors.publisher.Publisher produces as they are."""
+        if events_per_record < 1:
+            raise ValueError(f"events_per_record must be at least 1, not {events_per_record}")
         rng = random.Random(seed)
         self.rng = rng
         self.mix = mix or Mix()
+        self.events_per_record = events_per_record
         self.templates = {"logs": _log_templates(rng, 3000), "metrics": _metric_templates(rng, 2000),
                           "security": _security_templates(rng, 1000)}
-        # Each template is serialized once; a record is its JSON with the id and ts spliced
-        # in before the closing brace, which orjson would write byte for byte the same.
-        self._heads = {stream: [orjson.dumps(d)[:-1] + b',"event_id":"' for d in pool]
+        # Each template serialized once, open where the id goes, and repeated to DRAW_SPAN
+        # entries so that 16 random bits pick one (pool sizes not dividing the span favour
+        # the first few templates by at most one repeat in 21: realistic traffic is skewed).
+        self._heads = {stream: _spanned([orjson.dumps(d)[:-1] + b',"event_id":"' for d in pool])
                        for stream, pool in self.templates.items()}
         self.ids = Uuid7Generator()
         self.poison_every = poison_every
         self._count = 0
-        self._touched: tuple[object, dict[str, frozenset[int]]] = (None, {})
+        self._touched: tuple[object, dict[str, bytes]] = (None, {})
 
-    def batch(self, n: int, now: float | None = None,
-              alter: Callable[[str, dict], None] | None = None) -> dict[str, list[tuple[bytes, bytes]]]:
-        """`n` records stamped `now`; `alter(stream, event)` may change each event (an incident).
-        It may set, replace or delete an event's fields, not change a nested value in place:
-        those are shared with the template the event is made from."""
+    def batch(self, n: int, now: float | None = None, alter: Callable[[str, dict], None] | None = None) -> dict[str, list]:
+        """`n` records' worth of events stamped `now`, per stream: (event id, JSON object)
+        items, or (ids, JSON array) ones with events_per_record > 1; poison is (b"", bytes).
+        `alter(stream, event)` may change each event (an incident): set, replace or delete
+        its fields, not change a nested value in place (those are the template's)."""
         n = max(n, 0)
         now = time.time() if now is None else now
-        out: dict[str, list[tuple[bytes, bytes]]] = {"logs": [], "metrics": [], "security": []}
         poison = self._poison(n)
-        m = n - len(poison)
-        ids = self.ids.many(m, now)
-        draw = self.rng.random
-        draws = [draw() for _ in range(2 * m)]  # per event: the stream, then the template
+        draws = self.draw(n - len(poison))
+        ids = self.ids.many(n - len(poison), now)
         tail = b'","ts":' + orjson.dumps(now) + b"}"
+        touched = self._touched_by(alter)
+        out: dict[str, list] = {}
         done = 0
-        for i, (at, record) in enumerate(poison):
-            upto = at - i  # events before this poison record
-            self._events(out, draws[2 * done:2 * upto], ids[done:upto], tail, now, alter)
-            out["logs"].append((b"", record))
-            done = upto
-        self._events(out, draws[2 * done:], ids[done:], tail, now, alter)
+        for stream, picks in draws.items():
+            keys = ids[done:done + len(picks)]
+            done += len(picks)
+            heads = itemgetter(*picks)(self._heads[stream]) if len(picks) > 1 else [self._heads[stream][i] for i in picks]
+            altered = {} if alter is None else self._altered_all(stream, picks, keys, now, alter, touched)
+            if self.events_per_record > 1:
+                out[stream] = self._arrays(heads, keys, tail, altered)
+            else:
+                values = list(map(b"".join, zip(heads, keys, repeat(tail))))
+                for j, value in altered.items():
+                    values[j] = value
+                out[stream] = list(zip(keys, values, strict=True))
+        for at, record in poison:  # among the logs, as far in as they are in the batch
+            logs = out["logs"]
+            logs.insert(at * len(logs) // n, (b"", record))
         return out
+
+    def _arrays(self, heads, keys: list[bytes], tail: bytes, altered: dict[int, bytes]) -> list[tuple[list, bytes]]:
+        """(ids, JSON array) records of up to events_per_record events, each joined once from
+        the pieces of its events (head, id, tail) with no bytes object made per event."""
+        k, per = len(keys), self.events_per_record
+        pieces = [tail + b","] * (3 * k + 1)  # pieces[3j + 1:3j + 4]: event j's head, id and tail
+        pieces[1::3] = heads
+        pieces[2::3] = keys
+        for j, value in altered.items():
+            pieces[3 * j + 1:3 * j + 4] = value, b"", b","
+        out = []
+        for at in range(0, k, per):
+            end = min(at + per, k)
+            chunk = pieces[3 * at:3 * end + 1]  # the one before event `at` is the "[" of this copy
+            chunk[0] = b"["
+            chunk[-1] = b"]" if end - 1 in altered else tail + b"]"
+            out.append((keys[at:end], b"".join(chunk)))
+        return out
+
+    def draw(self, m: int) -> dict[str, array]:
+        """The template picks (indexes into the spanned pools) of m events, per stream."""
+        draw = self.rng.random
+        r = [draw() for _ in range(m)]
+        logs = sum(map(float(self.mix.logs).__gt__, r))
+        metrics = sum(map(float(self.mix.logs + self.mix.metrics).__gt__, r)) - logs
+        picks = array("H", self.rng.randbytes(2 * m))
+        return {"logs": picks[:logs], "metrics": picks[logs:logs + metrics], "security": picks[logs + metrics:]}
+
+    def template(self, stream: str, pick: int) -> dict:
+        """The template a pick of `draw` stands for."""
+        pool = self.templates[stream]
+        return pool[pick % len(pool)]
 
     def _poison(self, n: int) -> list[tuple[int, bytes]]:
         """Counts n more records; returns (index in the batch, record) of the poison among them."""
@@ -169,36 +229,35 @@ class SyntheticSource:
         first = (start // every + 1) * every
         return [(c - start - 1, POISON[(c // every) % len(POISON)]) for c in range(first, start + n + 1, every)]
 
-    def _events(self, out: dict[str, list[tuple[bytes, bytes]]], draws: list[float], ids: list[bytes],
-                tail: bytes, now: float, alter: Callable[[str, dict], None] | None) -> None:
-        cut_logs = self.mix.logs
-        cut_metrics = cut_logs + self.mix.metrics
-        heads = self._heads
-        touched = self._touched_by(alter)
-        for r, q, eid in zip(draws[::2], draws[1::2], ids, strict=True):
-            stream = "logs" if r < cut_logs else "metrics" if r < cut_metrics else "security"
-            pool = heads[stream]
-            i = int(q * len(pool))
-            value = None
-            if alter is not None and (touched is None or i in touched[stream]):
-                value = self._altered(stream, i, eid, now, alter)
-            out[stream].append((eid, value or pool[i] + eid + tail))
+    def _altered_all(self, stream: str, picks: array, keys: list[bytes], now: float,
+                     alter: Callable[[str, dict], None], touched: dict[str, bytes] | None) -> dict[int, bytes]:
+        """{position: record} of the events `alter` changes."""
+        if touched is None:
+            candidates = range(len(picks))
+        else:  # the picks of templates alter may change, found by bytes.find, not by a loop in Python
+            candidates = _positions(bytes(map(touched[stream].__getitem__, picks)))
+        out = {}
+        for j in candidates:
+            value = self._altered(stream, picks[j], keys[j], now, alter)
+            if value is not None:
+                out[j] = value
+        return out
 
-    def _touched_by(self, alter: Callable[[str, dict], None] | None) -> dict[str, frozenset[int]] | None:
-        """Per stream, the templates `alter` may change, when it says (`may_change`, see
-        collectors.incidents.Alteration); None: any of them."""
+    def _touched_by(self, alter: Callable[[str, dict], None] | None) -> dict[str, bytes] | None:
+        """Per stream, a byte per pick: 1 where `alter` may change the template (`may_change`,
+        see collectors.incidents.Alteration); None: it may change any of them."""
         may_change = getattr(alter, "may_change", None)
         if may_change is None:
             return None
         if self._touched[0] is not alter:
-            self._touched = (alter, {stream: frozenset(i for i, t in enumerate(pool) if may_change(stream, t))
+            self._touched = (alter, {stream: _spanned([bytes((may_change(stream, t),)) for t in pool], b"")
                                      for stream, pool in self.templates.items()})
         return self._touched[1]
 
-    def _altered(self, stream: str, i: int, eid: bytes, now: float, alter: Callable[[str, dict], None]) -> bytes | None:
+    def _altered(self, stream: str, pick: int, eid: bytes, now: float, alter: Callable[[str, dict], None]) -> bytes | None:
         """The record of an event `alter` changes, built as always (a dict through orjson);
         None if it leaves the event as it is."""
-        event = _Event(self.templates[stream][i])
+        event = _Event(self.template(stream, pick))
         alter(stream, event)
         if not event.changed:
             return None
@@ -206,6 +265,23 @@ class SyntheticSource:
         d["event_id"] = eid.decode()
         d["ts"] = now
         return orjson.dumps(d)
+
+
+DRAW_SPAN = 1 << 16  # picks are 16 random bits
+
+
+def _spanned(pool: list[bytes], joined: bytes | None = None):
+    """The pool repeated to DRAW_SPAN entries (as a tuple; joined into bytes with `joined`)."""
+    whole = pool * (DRAW_SPAN // len(pool) + 1)
+    return tuple(whole[:DRAW_SPAN]) if joined is None else joined.join(whole[:DRAW_SPAN])
+
+
+def _positions(flags: bytes):
+    """The indexes of the 1 bytes in `flags`."""
+    at = flags.find(1)
+    while at >= 0:
+        yield at
+        at = flags.find(1, at + 1)
 
 
 class _Event(dict):

@@ -182,7 +182,7 @@ def collect(ctx, seconds, rate, events_per_record, data_dir):
 
     settings = with_running_kafka(cli_settings(ctx, data_dir=data_dir))
     pub = Publisher(settings.kafka, track=None, events_per_record=events_per_record)
-    source = SyntheticSource()
+    source = SyntheticSource(events_per_record=events_per_record)
     run_at_rate(source.batch, pub, rate, seconds,
                 on_tick=lambda e: click.echo(f"  {e:5.0f}s  produced {pub.stats.total:,}", err=True))
     pub.flush()

@@ -66,7 +66,7 @@ def run_demo(settings: Settings, seconds: float, rate: float, summary_json: Path
             echo(f"  incident at +{inc.at_s / 60:4.1f} min: {inc.name} -> {', '.join(inc.expected_rules)}")
         for name in incidents.skipped:
             echo(f"  skipped (needs more platform time than this run covers): {name}")
-        source = SyntheticSource()
+        source = SyntheticSource(events_per_record=events_per_record)
         pub = Publisher(settings.kafka, events_per_record=events_per_record)
         alone = summary.alone(sql, cluster)
 

@@ -53,7 +53,7 @@ def run(work_dir: Path, seconds: float, report, monitor: RssMonitor, drain_timeo
     live.start()
     # as the demo's collector ships: JSON arrays of EVENTS_PER_RECORD events
     pub = make_publisher(live.kafka, track_ids=True, events_per_record=EVENTS_PER_RECORD)
-    source = SyntheticSource(seed=11)
+    source = SyntheticSource(seed=11, events_per_record=EVENTS_PER_RECORD)
     ids_path = work_dir / "acked_ids.tsv"
     poller = None
     try:
@@ -125,7 +125,7 @@ def run(work_dir: Path, seconds: float, report, monitor: RssMonitor, drain_timeo
             "e2e_publisher_throttled_s": round(throttled_s, 2),
             "e2e_missing": missing, "e2e_duplicates": duplicates,
             "e2e_dead_letter_inputs": pub.stats.poison,
-            "e2e_events_per_record": pub.events_per_record,
+            "e2e_events_per_record": source.events_per_record,
             "e2e_rows_per_table": per_table,
             "e2e_cores_used": cores_used(cpu0, cpu1, total_s),
             "e2e_restarts": {c.name: c.restarts for c in live.stack.children},

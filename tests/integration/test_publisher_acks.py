@@ -41,9 +41,11 @@ def test_events_travel_as_json_arrays_and_are_counted_per_event(embedded_broker,
     keyed = [(f"id-{i:05d}".encode(), orjson.dumps({"message": f"m{i}"})) for i in range(50)]
     deployment = (b"dep-1", b'{"kind": "deployment", "service": "payments"}')
     try:
-        pub.publish({"logs": keyed[:20] + [(b"", b"\xff not json")] + keyed[20:], "deployments": [deployment]})
+        ready = ([b"id-r0", b"id-r1"], b'[{"message": "r0"}, {"message": "r1"}]')  # as a batching source makes it
+        pub.publish({"logs": keyed[:20] + [(b"", b"\xff not json"), ready] + keyed[20:], "deployments": [deployment]})
         assert pub.flush(30) == 0
-        assert (pub.stats.total, pub.stats.acked, pub.stats.failed, pub.stats.poison) == (52, 52, 0, 1)
+        assert (pub.stats.total, pub.stats.acked, pub.stats.failed, pub.stats.poison) == (54, 54, 0, 1)
+        assert pub.stats.produced["logs"] == 53  # events, the poison among them
         consumer = reader(kafka)
         try:
             topics = [kafka.topics.entry("logs"), kafka.topics.entry("deployments")]
@@ -51,16 +53,16 @@ def test_events_travel_as_json_arrays_and_are_counted_per_event(embedded_broker,
         finally:
             consumer.close()
         logs = [m for m in msgs if m.topic() == topics[0] and m.key() is not None]
-        assert sorted(len(orjson.loads(m.value())) for m in logs) == [1, 7, 7, 7, 7, 7, 7, 7]
+        assert sorted(len(orjson.loads(m.value())) for m in logs) == [1, 2, 7, 7, 7, 7, 7, 7, 7]
         # each array is keyed by its first event, and holds its events in their order
         arrays = {m.key(): [e["message"] for e in orjson.loads(m.value())] for m in logs}
         assert arrays[b"id-00000"] == [f"m{i}" for i in range(7)]
-        assert sorted(sum(arrays.values(), [])) == sorted(f"m{i}" for i in range(50))
+        assert sorted(sum(arrays.values(), [])) == sorted([f"m{i}" for i in range(50)] + ["r0", "r1"])
         # other topics take one object per record
         assert [m.value() for m in msgs if m.topic() == topics[1]] == [deployment[1]]
         poison = [m for m in msgs if m.topic() == topics[0] and m.key() is None]
-        expected = {k for k, _ in keyed} | {b"dep-1", stable_event_id(topics[0], poison[0].partition(),
+        expected = {k for k, _ in keyed} | {b"id-r0", b"id-r1", b"dep-1", stable_event_id(topics[0], poison[0].partition(),
                                                                       poison[0].offset()).encode()}
-        assert len(pub.acked_ids) == 52 and set(pub.acked_ids) == expected
+        assert len(pub.acked_ids) == 54 and set(pub.acked_ids) == expected
     finally:
         pub.close()

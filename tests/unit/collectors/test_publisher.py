@@ -60,6 +60,30 @@ def test_events_per_record_is_checked():
             raise AssertionError(f"accepted {bad}")
 
 
+def test_loose_events_are_grouped_into_arrays_and_ready_arrays_and_poison_stay():
+    pub = Publisher(KafkaConfig(bootstrap_servers="127.0.0.1:9", client={"log_level": 0}), events_per_record=2)
+    try:
+        ready = ([b"x", b"y"], b'[{"a":1},{"a":2}]')
+        items = [(b"a", b'{"n":1}'), (b"", b"\xff"), ready, (b"b", b'{"n":2}'), (b"c", b'{"n":3}')]
+        assert pub._arrays(items) == [(b"", b"\xff"), ready, ([b"a", b"b"], b'[{"n":1},{"n":2}]'),
+                                      ([b"c"], b'[{"n":3}]')]
+        assert pub._arrays([ready]) == [ready]
+    finally:
+        pub.producer = None
+
+
+def test_coordinates_take_no_arrays():
+    pub = Publisher(KafkaConfig(bootstrap_servers="127.0.0.1:9", client={"log_level": 0}), track="coordinates")
+    try:
+        pub.publish({"logs": [([b"x"], b'[{"a":1}]')]})
+    except ValueError as exc:
+        assert "coordinates" in str(exc)
+    else:
+        raise AssertionError("an array went out under track='coordinates'")
+    finally:
+        pub.producer = None
+
+
 def test_run_at_rate_publishes_a_tick_of_events_at_a_time():
     """At most one batch per tick, however fast the source: a batch of whatever was due
     whenever the last one was done held a few events at 60,000/s, and so did the arrays."""

@@ -3,39 +3,43 @@ byte for byte what the straightforward construction makes: a copy of the templat
 the incident's alteration, the id and ts, orjson."""
 
 import random
+from collections import Counter
 
 import orjson
 
 from collectors.incidents import OUTAGE_PROVIDER, SCENARIO_S, IncidentScript
-from collectors.synthetic import POISON, SyntheticSource
+from collectors.synthetic import POISON, Mix, SyntheticSource
 
 T0 = 1_800_000_000.123457
 
 
 class Reference:
-    """The generator as it was written first, one dict per event."""
+    """The generator written the straightforward way, one dict per event, from the same
+    draws (the source's `draw`, on a twin with the same seed)."""
 
     def __init__(self, seed: int, poison_every: int):
         self.source = SyntheticSource(seed=seed, poison_every=poison_every)  # its rng and templates
         self.count = 0
 
     def batch(self, n, now, alter, ids):
-        src, rng = self.source, self.source.rng
-        out = {"logs": [], "metrics": [], "security": []}
-        for _ in range(n):
+        src = self.source
+        poison = []
+        for i in range(n):
             self.count += 1
             if src.poison_every and self.count % src.poison_every == 0:
-                out["logs"].append((b"", POISON[(self.count // src.poison_every) % len(POISON)]))
-                continue
-            r = rng.random()
-            stream = "logs" if r < src.mix.logs else "metrics" if r < src.mix.logs + src.mix.metrics else "security"
-            pool = src.templates[stream]
-            d = dict(pool[int(rng.random() * len(pool))])
-            if alter is not None:
-                alter(stream, d)
-            d["event_id"] = next(ids)
-            d["ts"] = now
-            out[stream].append((d["event_id"].encode(), orjson.dumps(d)))
+                poison.append((i, POISON[(self.count // src.poison_every) % len(POISON)]))
+        out = {}
+        for stream, picks in src.draw(n - len(poison)).items():
+            out[stream] = []
+            for pick in picks:
+                d = dict(src.template(stream, pick))
+                if alter is not None:
+                    alter(stream, d)
+                d["event_id"] = next(ids)
+                d["ts"] = now
+                out[stream].append((d["event_id"].encode(), orjson.dumps(d)))
+        for at, record in poison:
+            out["logs"].insert(at * len(out["logs"]) // n, (b"", record))
         return out
 
 
@@ -46,7 +50,8 @@ def _same_as_reference(seed, poison_every, steps):
     for i, (n, alter, ref_alter) in enumerate(steps):
         now = T0 + i * 0.5
         got = source.batch(n, now, alter)
-        # ids are random: the reference takes them, in event order, from what the source made
+        # ids are random: the reference takes them, in the order minted (streams in turn),
+        # from what the source made
         ids = iter(sorted(k.decode() for items in got.values() for k, _v in items if k))
         assert got == ref.batch(n, now, ref_alter, ids)
         assert next(ids, None) is None
@@ -106,3 +111,57 @@ def _meddler(seed):
 
 def test_any_change_an_alteration_makes_is_kept():
     _same_as_reference(3, 50, [(3000, _meddler(1), _meddler(1))])
+
+
+def test_streams_follow_the_mix_and_every_template_is_drawn_about_as_often():
+    source = SyntheticSource(seed=2, mix=Mix(logs=0.5, metrics=0.25, security=0.25), poison_every=0)
+    picks = source.draw(120_000)
+    assert sum(map(len, picks.values())) == 120_000
+    assert abs(len(picks["logs"]) / 120_000 - 0.5) < 0.01 and abs(len(picks["security"]) / 120_000 - 0.25) < 0.01
+    for stream, pool in source.templates.items():
+        drawn = Counter(p % len(pool) for p in picks[stream])
+        mean = len(picks[stream]) / len(pool)
+        assert len(drawn) == len(pool) and max(drawn.values()) < 3 * mean, stream
+
+
+def test_a_batch_of_one_or_none():
+    source = SyntheticSource(seed=4, poison_every=0)
+    assert sum(map(len, source.batch(1, T0).values())) == 1 and sum(map(len, source.batch(0, T0).values())) == 0
+
+
+def _events_of_arrays(items):
+    """The (id, object) events of (ids, array) records, each re-serialized by orjson (which
+    writes what it read byte for byte), checking that the ids name the events in order."""
+    out = []
+    for ids, value in items:
+        if not ids:  # poison
+            continue
+        events = orjson.loads(value)
+        assert [e["event_id"].encode() for e in events] == ids
+        out.extend((eid, orjson.dumps(e)) for eid, e in zip(ids, events, strict=True))
+    return out
+
+
+def test_arrays_hold_the_same_events_as_single_records():
+    per = 7
+    a, b = IncidentScript(SCENARIO_S, seed=3), IncidentScript(SCENARIO_S, seed=3)
+    for alter, ref_alter in ((None, None), (a.alteration(100.0), b.alteration(100.0)), (_meddler(1), _meddler(1))):
+        source = SyntheticSource(seed=3, poison_every=50, events_per_record=per)
+        ref = Reference(3, 50)
+        got = source.batch(3000, T0, alter)
+        ids = iter(sorted(eid.decode() for items in got.values() for ids, _v in items for eid in ids if ids))
+        want = ref.batch(3000, T0, ref_alter, ids)
+        for stream, items in got.items():
+            assert _events_of_arrays(items) == [item for item in want[stream] if item[0]]
+            assert [v for k, v in items if not k] == [v for k, v in want[stream] if not k]
+            sizes = [len(ids) for ids, _v in items if ids]
+            assert all(size == per for size in sizes[:-1]) and 0 < sizes[-1] <= per
+
+
+def test_events_per_record_is_checked():
+    try:
+        SyntheticSource(events_per_record=0)
+    except ValueError as exc:
+        assert "events_per_record" in str(exc)
+    else:
+        raise AssertionError("accepted 0 events per record")
