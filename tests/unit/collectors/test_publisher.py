@@ -90,7 +90,8 @@ def test_run_at_rate_publishes_a_tick_of_events_at_a_time():
     from collectors.publisher import run_at_rate
 
     class Counting:
-        batches: list[int] = []
+        def __init__(self):
+            self.batches: list[int] = []
 
         def publish(self, batch):
             self.batches.append(batch)
