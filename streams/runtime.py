@@ -38,20 +38,27 @@ def gc_paused(pause: bool = True) -> Iterator[None]:
 
 
 class Stopper:
-    """Set by SIGTERM/SIGINT (or by a test) to end a loop between batches."""
+    """Set by SIGTERM/SIGINT (or by a test) to end a loop between batches.
+
+    A plain flag, not a threading.Event: a handler runs between the main thread's bytecodes,
+    so a second signal landing while the first handler held Event's lock (a supervisor's TERM
+    plus a forwarded one, a double Ctrl-C) blocked the main thread on that lock forever."""
 
     def __init__(self, install_signals: bool = True):
-        self.event = threading.Event()
+        self._stopped = False
         if install_signals and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda *_: self.event.set())
-            signal.signal(signal.SIGINT, lambda *_: self.event.set())
+            signal.signal(signal.SIGTERM, self._signalled)
+            signal.signal(signal.SIGINT, self._signalled)
+
+    def _signalled(self, signum, frame) -> None:
+        self._stopped = True
 
     @property
     def stopped(self) -> bool:
-        return self.event.is_set()
+        return self._stopped
 
     def stop(self) -> None:
-        self.event.set()
+        self._stopped = True
 
 
 class BatchConsumer:
