@@ -3,16 +3,41 @@ stack file that lets other commands find a running stack."""
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
 from schemas.errors import ConfigError
 from sluice.settings import StackInfo
+
+PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def dies_with_parent() -> Callable[[], None] | None:
+    """A Popen `preexec_fn` (Linux; None elsewhere): the child gets SIGTERM when this process
+    dies, however it dies. A `sluice run` killed with SIGKILL left the broker holding its
+    in-memory topics and the sink holding the chDB data directory's lock. The parent may
+    die before the child asks: then the child leaves at once."""
+    if _LIBC is None:
+        return None
+    parent = os.getpid()
+    prctl = _LIBC.prctl
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
 
 
 def free_port() -> int:
@@ -65,7 +90,8 @@ class EmbeddedBroker:
                 [str(tansu_binary()), "broker", "--cluster-id", f"sluice-{uuid.uuid4().hex[:12]}",
                  "--listener-url", url, "--advertised-listener-url", url,
                  "--storage-engine", "memory://tansu/"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=dies_with_parent())
         wait_for_port(self.port, timeout, self.proc, "embedded broker")
         return self
 

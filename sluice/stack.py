@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from sinks.kafka import ensure_sluice_topics
-from sluice.embedded import EmbeddedBroker, free_port, wait_for_port, write_stack
+from sluice.embedded import EmbeddedBroker, dies_with_parent, free_port, wait_for_port, write_stack
 from sluice.settings import Settings, StackInfo
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,8 @@ class StageProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen([sys.executable, "-m", "sluice", *self.args], env=self.env,
-                                         stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                         stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         preexec_fn=dies_with_parent())
 
     @property
     def alive(self) -> bool:
