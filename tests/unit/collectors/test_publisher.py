@@ -104,3 +104,19 @@ def test_run_at_rate_publishes_a_tick_of_events_at_a_time():
     elapsed = run_at_rate(make_batch, pub, 60_000, 0.5, tick_s=0.05)
     assert 0 < len(pub.batches) <= elapsed / 0.05 + 1
     assert sum(pub.batches) <= 60_000 * elapsed
+
+
+def test_run_at_rate_publishes_what_fell_due_before_the_end():
+    """A run ending between flushes publishes the events due by its end: `rate` x `seconds`."""
+    from collectors.publisher import run_at_rate
+
+    class Counting:
+        def __init__(self):
+            self.events = 0
+
+        def publish(self, n):
+            self.events += n
+
+    pub = Counting()
+    run_at_rate(lambda n: n, pub, 10_000, 0.35, tick_s=0.1)
+    assert pub.events == 3_500
